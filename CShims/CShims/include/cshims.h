@@ -1,0 +1,29 @@
+// CShims: only what Swift cannot import from liburing and libc by itself.
+// liburing's flag macros are built from enum shifts that the Clang importer drops,
+// so they are re-exported here as constants.
+#ifndef RESPLITE_CSHIMS_H
+#define RESPLITE_CSHIMS_H
+
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+// Submission flags.
+uint8_t cshim_iosqe_buffer_select(void);
+// Completion flags and layout.
+uint32_t cshim_cqe_f_more(void);
+uint32_t cshim_cqe_f_buffer(void);
+uint32_t cshim_cqe_buffer_shift(void);
+// Setup flags.
+uint32_t cshim_setup_cqsize(void);
+uint32_t cshim_setup_single_issuer(void);
+uint32_t cshim_setup_defer_taskrun(void);
+uint32_t cshim_setup_coop_taskrun(void);
+uint32_t cshim_setup_submit_all(void);
+// Feature flags.
+uint32_t cshim_feat_ext_arg(void);
+
+// accept4(2) needs _GNU_SOURCE, which the Glibc module is not built with.
+int cshim_accept_nonblocking(int listen_fd);
+
+#endif

@@ -1,0 +1,365 @@
+// Network layer, shared part: the listening socket, the per-connection `Client`, and the
+// `ServerCore` that both backends (io_uring in NetworkUring.swift, epoll in
+// NetworkEpoll.swift) feed with received bytes. One event-loop thread owns all of it.
+//
+// Turn shape, for both backends:
+//   1. wait for events (timeout = next timer);
+//   2. for each event: accept / receive → `ServerCore.receive` parses and executes in place;
+//   3. `ServerCore.endTurn`: due timers, then COMMIT of the turn's transaction;
+//   4. send the replies produced in the turn (only now: nothing leaves before COMMIT).
+//
+// Unsafe code here: socket calls and the received bytes handed to the parser. Invariant:
+// received bytes are only read during `receive`, which copies whatever it must keep.
+
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which event loop to use.
+public enum NetworkBackendChoice: String, CaseIterable, Sendable {
+    case auto, uring, epoll
+}
+
+// MARK: - Client
+
+/// One connection's state. Owned by the loop thread.
+final class Client {
+    let id: Int64
+    let fd: Int32
+    let address: String
+    /// Slot in the core's table and its generation (detects stale io_uring completions).
+    let slot: Int
+    let generation: UInt32
+
+    var parser: RequestParser
+    /// Bytes of an incomplete frame, kept between reads (empty in the common case).
+    let input = ByteBuffer()
+    /// Replies produced but not yet handed to a send.
+    var output = ByteBuffer()
+    /// Replies being sent (io_uring: stable memory while the send is in flight).
+    var sending = ByteBuffer()
+    /// Arguments of the current request (capacity reused).
+    var argv: [ByteView] = []
+
+    /// Group-commit bookkeeping: output offset and commands of this client in the open batch.
+    var batchStart = -1
+    var batchCommands = 0
+
+    /// Close once the queued replies are sent (QUIT, protocol error).
+    var closeAfterReply = false
+    /// Being torn down: no more input is processed.
+    var closing = false
+    /// Listed for a flush at the end of the turn.
+    var needsFlush = false
+
+    // io_uring state: which operations are in flight for this client.
+    var receiveArmed = false
+    var sendInFlight = false
+    // epoll state: whether EPOLLOUT is registered.
+    var waitingWritable = false
+
+    let createdAt = monotonicMillis()
+    var resp3 = false
+
+    init(id: Int64, fd: Int32, address: String, slot: Int, generation: UInt32, limits: ProtocolLimits) {
+        self.id = id
+        self.fd = fd
+        self.address = address
+        self.slot = slot
+        self.generation = generation
+        self.parser = RequestParser(limits: limits)
+        argv.reserveCapacity(16)
+    }
+
+    /// The reply writer for this client's protocol, over the pending output.
+    var reply: ReplyWriter {
+        var writer = ReplyWriter(buffer: output)
+        writer.resp3 = resp3
+        return writer
+    }
+
+    var hasPendingOutput: Bool { !output.isEmpty || !sending.isEmpty }
+}
+
+// MARK: - Limits of the network layer
+
+public struct NetworkLimits: Sendable {
+    /// Most simultaneous clients (Redis `maxclients`); over it a new connection gets
+    /// `-ERR max number of clients reached` and is closed.
+    public var maxClients = 10_000
+    /// Receive events handled in one loop turn before the turn commits (bounds one batch).
+    public var maxEventsPerTurn = 4_096
+    /// A drained input buffer larger than this is freed (idle clients stay small).
+    public var idleBufferShrinkBytes = 64 * 1024
+
+    public init() {}
+}
+
+// MARK: - Core
+
+/// The backend-independent half of the loop: client table, request parsing, execution and
+/// the end-of-turn commit. Backends call `accepted`, `receive`, `endTurn`, `closed`.
+final class ServerCore {
+    let engine: Engine
+    let protocolLimits: ProtocolLimits
+    let networkLimits: NetworkLimits
+    let logger: Logger
+
+    private(set) var clients: [Client?] = []
+    private var generations: [UInt32] = []
+    private var freeSlots: [Int] = []
+    private(set) var clientCount = 0
+    private var nextClientId: Int64 = 1
+    /// Clients with replies to send at the end of this turn.
+    private(set) var flushList: [Client] = []
+
+    var totalConnections: Int64 = 0
+    var rejectedConnections: Int64 = 0
+
+    init(engine: Engine, protocolLimits: ProtocolLimits, networkLimits: NetworkLimits, logger: Logger) {
+        self.engine = engine
+        self.protocolLimits = protocolLimits
+        self.networkLimits = networkLimits
+        self.logger = logger
+    }
+
+    /// Registers a new connection; nil if over `maxClients` (the socket is answered and closed).
+    func accepted(fd: Int32) -> Client? {
+        totalConnections += 1
+        if clientCount >= networkLimits.maxClients {
+            rejectedConnections += 1
+            let message: StaticString = "-ERR max number of clients reached\r\n"
+            _ = send(fd, message.utf8Start, message.utf8CodeUnitCount, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            Glibc.close(fd)
+            return nil
+        }
+        configureClientSocket(fd)
+        let slot: Int
+        if let reused = freeSlots.popLast() {
+            slot = reused
+            generations[slot] &+= 1
+        } else {
+            slot = clients.count
+            clients.append(nil)
+            generations.append(1)
+        }
+        let client = Client(id: nextClientId, fd: fd, address: peerAddress(fd), slot: slot,
+                            generation: generations[slot], limits: protocolLimits)
+        nextClientId += 1
+        clients[slot] = client
+        clientCount += 1
+        return client
+    }
+
+    func client(slot: Int, generation: UInt32) -> Client? {
+        guard slot >= 0 && slot < clients.count, let client = clients[slot], client.generation == generation else { return nil }
+        return client
+    }
+
+    /// Removes a closed connection (the backend closed the descriptor).
+    func closed(_ client: Client) {
+        guard clients[client.slot] === client else { return }
+        engine.forget(client)
+        clients[client.slot] = nil
+        freeSlots.append(client.slot)
+        clientCount -= 1
+    }
+
+    /// Parses and executes every complete request in `data`; keeps an incomplete tail.
+    func receive(_ client: Client, _ data: UnsafeRawBufferPointer) {
+        guard !client.closing && !client.closeAfterReply else { return }
+        markForFlush(client)
+        if client.input.isEmpty {
+            // Zero-copy path: parse in the receive buffer itself.
+            var offset = 0
+            while offset < data.count && !client.closeAfterReply {
+                let frame = UnsafeRawBufferPointer(rebasing: data[offset...])
+                guard let consumed = step(client, frame) else {
+                    keepTail(client, frame)
+                    return
+                }
+                offset += consumed
+            }
+            return
+        }
+        // A frame is already partly buffered: append, then parse from the buffer.
+        guard client.input.readableCount + data.count <= protocolLimits.maxQueryBufferBytes else {
+            protocolError(client, "Protocol error: query buffer limit exceeded")
+            return
+        }
+        reserveForFrame(client, incoming: data.count)
+        client.input.append(data)
+        while !client.input.isEmpty && !client.closeAfterReply {
+            guard let consumed = step(client, client.input.readableBytes) else { break }
+            client.input.consume(consumed)
+        }
+        client.input.compact()
+        client.input.shrinkIfIdle(above: networkLimits.idleBufferShrinkBytes)
+    }
+
+    /// Parses one frame at the start of `frame` and executes it. Returns the bytes consumed,
+    /// or nil if the frame is incomplete (or the client got a protocol error).
+    @inline(__always) private func step(_ client: Client, _ frame: UnsafeRawBufferPointer) -> Int? {
+        switch client.parser.parse(frame) {
+        case .complete(let consumed, let inline):
+            let base = inline ? client.parser.inlineScratch.readableBytes.baseAddress : frame.baseAddress
+            client.argv.removeAll(keepingCapacity: true)
+            for span in client.parser.spans {
+                // Safe: spans lie within the frame (or the scratch) the parser just read.
+                client.argv.append(ByteView(base: span.length == 0 ? base : base! + span.offset, count: span.length))
+            }
+            if !client.argv.isEmpty {
+                engine.execute(client, client.argv)
+            }
+            client.argv.removeAll(keepingCapacity: true)
+            return consumed
+        case .needMore:
+            return nil
+        case .error(let message):
+            protocolError(client, message)
+            return nil
+        }
+    }
+
+    /// Keeps an incomplete frame from a receive buffer that is about to be reused.
+    private func keepTail(_ client: Client, _ tail: UnsafeRawBufferPointer) {
+        guard !client.closeAfterReply else { return }
+        guard tail.count <= protocolLimits.maxQueryBufferBytes else {
+            protocolError(client, "Protocol error: query buffer limit exceeded")
+            return
+        }
+        reserveForFrame(client, incoming: tail.count)
+        client.input.append(tail)
+    }
+
+    /// Reserves room for a large announced bulk once, instead of doubling step by step.
+    private func reserveForFrame(_ client: Client, incoming: Int) {
+        let wanted = max(client.parser.minimumFrameBytes, client.input.readableCount + incoming)
+        client.input.compact()
+        client.input.reserve(max(0, wanted - client.input.count))
+    }
+
+    /// Answers a protocol error and closes the connection once the reply is out.
+    private func protocolError(_ client: Client, _ message: String) {
+        logger.debug("client \(client.id) (\(client.address)) protocol error: \(message)")
+        client.reply.error("ERR \(message)")
+        client.closeAfterReply = true
+        client.input.removeAll()
+        client.parser.reset()
+    }
+
+    private func markForFlush(_ client: Client) {
+        if !client.needsFlush {
+            client.needsFlush = true
+            flushList.append(client)
+        }
+    }
+
+    /// Timers, then COMMIT. After this the backend sends every client in `flushList`.
+    func endTurn() {
+        engine.runTimers(now: monotonicMillis())
+        engine.endTurn()
+    }
+
+    /// Hands the turn's flush list to the backend and clears it.
+    func takeFlushList(_ body: (Client) -> Void) {
+        for client in flushList {
+            client.needsFlush = false
+            body(client)
+        }
+        flushList.removeAll(keepingCapacity: true)
+    }
+
+    func nextTimeoutMs() -> Int64 {
+        engine.nextTimerDelayMs(now: monotonicMillis())
+    }
+}
+
+// MARK: - Sockets
+
+/// Per-connection socket options: no Nagle delay (replies go out at once).
+func configureClientSocket(_ fd: Int32) {
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+}
+
+func setNonBlocking(_ fd: Int32) {
+    let flags = fcntl(fd, F_GETFL, 0)
+    _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+}
+
+struct NetworkError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// Creates, binds and listens; returns the descriptor and the bound port (port 0 = any).
+func makeListeningSocket(host: String, port: Int, backlog: Int32 = 511) throws -> (Int32, Int) {
+    var hints = addrinfo()
+    hints.ai_family = AF_UNSPEC
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+    var result: UnsafeMutablePointer<addrinfo>?
+    let status = getaddrinfo(host, String(port), &hints, &result)
+    guard status == 0, let first = result else {
+        throw NetworkError(message: "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
+    }
+    defer { freeaddrinfo(result) }
+    var lastError = "no address"
+    var entry: UnsafeMutablePointer<addrinfo>? = first
+    while let info = entry {
+        entry = info.pointee.ai_next
+        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), info.pointee.ai_protocol)
+        if fd < 0 { lastError = String(cString: strerror(errno)); continue }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0 || listen(fd, backlog) != 0 {
+            lastError = String(cString: strerror(errno))
+            Glibc.close(fd)
+            continue
+        }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let boundPort = withUnsafeMutablePointer(to: &storage) { pointer -> Int in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            return socketPort(pointer)
+        }
+        return (fd, boundPort)
+    }
+    throw NetworkError(message: "cannot listen on \(host):\(port): \(lastError)")
+}
+
+private func socketPort(_ storage: UnsafeMutablePointer<sockaddr_storage>) -> Int {
+    if Int32(storage.pointee.ss_family) == AF_INET {
+        return storage.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+    }
+    return storage.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+}
+
+/// "ip:port" of the peer, for logs and hooks.
+func peerAddress(_ fd: Int32) -> String {
+    var storage = sockaddr_storage()
+    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    let ok = withUnsafeMutablePointer(to: &storage) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+    }
+    guard ok else { return "?" }
+    var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+    var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+    let status = withUnsafePointer(to: &storage) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV)
+        }
+    }
+    guard status == 0 else { return "?" }
+    return "\(String(cString: host)):\(String(cString: service))"
+}
+
+/// What the server loop needs from a backend.
+protocol NetworkBackend: AnyObject {
+    var name: String { get }
+    /// Runs turns until the wake descriptor is signalled; then closes every client.
+    func run() throws
+}

@@ -1,0 +1,227 @@
+// The embedding API: start a RESPLite server in-process on its own event-loop thread, learn
+// its port and backend, stop it cleanly. The standalone `resplite` executable is built on it.
+
+import CShims
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything a server can be started with. Defaults match the standalone server.
+public struct ServerOptions: Sendable {
+    public var host = "127.0.0.1"
+    /// 0 = any free port (read it back from `RESPLiteServer.port`).
+    public var port = 6379
+    public var databasePath = "./data.db"
+    public var pragmaTemplate = PragmaTemplate.default
+    /// Applied after the template, e.g. [("synchronous", "FULL")].
+    public var pragmaOverrides: [(String, String)] = []
+    public var networkBackend = NetworkBackendChoice.auto
+    public var protocolLimits = ProtocolLimits()
+    public var networkLimits = NetworkLimits()
+    /// Active expiry: a sweep every `sweepIntervalMs`, deleting at most `sweepBatchKeys`
+    /// keys per loop turn (a backlog continues on the next turn, never stalling the loop).
+    public var sweepIntervalMs = 1000
+    public var sweepBatchKeys = 500
+
+    public init() {}
+
+    /// Reads RESPLITE_PORT, RESPLITE_DB and RESPLITE_PRAGMA_TEMPLATE (and
+    /// RESPLITE_NETWORK_BACKEND) over the defaults.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerOptions {
+        var options = ServerOptions()
+        if let port = environment["RESPLITE_PORT"] {
+            guard let value = Int(port), (0...65535).contains(value) else {
+                throw ConfigurationError("RESPLITE_PORT must be a port number, got '\(port)'")
+            }
+            options.port = value
+        }
+        if let path = environment["RESPLITE_DB"], !path.isEmpty { options.databasePath = path }
+        if let name = environment["RESPLITE_PRAGMA_TEMPLATE"] {
+            guard let template = PragmaTemplate(rawValue: name) else {
+                throw ConfigurationError("unknown pragma template '\(name)' (expected one of \(PragmaTemplate.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            options.pragmaTemplate = template
+        }
+        if let name = environment["RESPLITE_NETWORK_BACKEND"] {
+            guard let backend = NetworkBackendChoice(rawValue: name) else {
+                throw ConfigurationError("RESPLITE_NETWORK_BACKEND must be auto, uring or epoll, got '\(name)'")
+            }
+            options.networkBackend = backend
+        }
+        return options
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A running server. `stop()` (or `deinit`) ends the loop, closes every client and the
+/// database.
+public final class RESPLiteServer: @unchecked Sendable {
+    /// The port actually bound (useful with port 0).
+    public let port: Int
+    public let host: String
+    /// "io_uring" or "epoll".
+    public let backendName: String
+    public let databasePath: String
+
+    private let wakeFD: Int32
+    private let finished = DispatchSemaphore(value: 0)
+    private let stateLock = NSLock()
+    private var stopped = false
+    private var loopError: Error?
+
+    private init(port: Int, host: String, backendName: String, databasePath: String, wakeFD: Int32) {
+        self.port = port
+        self.host = host
+        self.backendName = backendName
+        self.databasePath = databasePath
+        self.wakeFD = wakeFD
+    }
+
+    /// Opens the database, binds the socket and starts the loop thread. Returns once the
+    /// server accepts connections; throws if any of that fails.
+    public static func start(_ options: ServerOptions, logger: Logger = Logger(label: "resplite")) throws -> RESPLiteServer {
+        signal(SIGPIPE, SIG_IGN)
+        let wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
+        guard wakeFD >= 0 else { throw NetworkError(message: "eventfd: \(String(cString: strerror(errno)))") }
+
+        let ready = DispatchSemaphore(value: 0)
+        let startup = StartupBox()
+        let thread = Thread {
+            // Everything the loop owns is created on the loop thread (SQLite without mutex,
+            // io_uring SINGLE_ISSUER).
+            let loop: (backend: NetworkBackend, storage: Storage, listenFD: Int32)
+            do {
+                loop = try makeLoop(options, wakeFD: wakeFD, logger: logger, startup: startup)
+            } catch {
+                startup.error = error
+                ready.signal()
+                return
+            }
+            ready.signal()
+            var failure: Error?
+            do {
+                try loop.backend.run()
+            } catch {
+                logger.error("event loop failed: \(error)")
+                failure = error
+            }
+            Glibc.close(loop.listenFD)
+            loop.storage.close()
+            startup.lock.lock()
+            let server = startup.server
+            if server == nil { startup.finishedEarly = true }
+            startup.lock.unlock()
+            server?.finish(error: failure)
+        }
+        thread.name = "resplite-loop"
+        thread.start()
+        ready.wait()
+        if let error = startup.error {
+            Glibc.close(wakeFD)
+            throw error
+        }
+        let server = RESPLiteServer(port: startup.port, host: options.host, backendName: startup.backendName,
+                                    databasePath: options.databasePath, wakeFD: wakeFD)
+        startup.lock.lock()
+        startup.server = server
+        let alreadyFinished = startup.finishedEarly
+        startup.lock.unlock()
+        if alreadyFinished { server.finish(error: nil) }
+        return server
+    }
+
+    private final class StartupBox: @unchecked Sendable {
+        let lock = NSLock()
+        var error: Error?
+        var port = 0
+        var backendName = ""
+        var finishedEarly = false
+        /// Read and written under `lock`.
+        var server: RESPLiteServer?
+    }
+
+    private static func makeLoop(_ options: ServerOptions, wakeFD: Int32, logger: Logger, startup: StartupBox)
+        throws -> (backend: NetworkBackend, storage: Storage, listenFD: Int32) {
+        let storage = try Storage(path: options.databasePath, template: options.pragmaTemplate,
+                                  overrides: options.pragmaOverrides, logger: logger)
+        let listenFD: Int32
+        let port: Int
+        do {
+            (listenFD, port) = try makeListeningSocket(host: options.host, port: options.port)
+        } catch {
+            storage.close()
+            throw error
+        }
+        let engine = Engine(storage: storage, options: options, logger: logger)
+        let core = ServerCore(engine: engine, protocolLimits: options.protocolLimits,
+                              networkLimits: options.networkLimits, logger: logger)
+        var backend: NetworkBackend?
+        if options.networkBackend != .epoll {
+            do {
+                backend = try UringBackend(core: core, listenFD: listenFD, wakeFD: wakeFD, logger: logger)
+            } catch {
+                if options.networkBackend == .uring {
+                    Glibc.close(listenFD)
+                    storage.close()
+                    throw error
+                }
+                logger.notice("\(error); falling back to epoll")
+            }
+        }
+        if backend == nil {
+            do {
+                backend = try EpollBackend(core: core, listenFD: listenFD, wakeFD: wakeFD, logger: logger)
+            } catch {
+                Glibc.close(listenFD)
+                storage.close()
+                throw error
+            }
+        }
+        startup.port = port
+        startup.backendName = backend!.name
+        logger.info("network backend: \(backend!.name)")
+        return (backend!, storage, listenFD)
+    }
+
+    /// Called by the loop thread when it has closed everything.
+    private func finish(error: Error?) {
+        stateLock.lock()
+        loopError = error
+        stateLock.unlock()
+        finished.signal()
+    }
+
+    /// Stops the loop, closes every client and the database; returns when all is closed.
+    /// Safe to call more than once and from any thread.
+    public func stop() {
+        stateLock.lock()
+        let first = !stopped
+        stopped = true
+        stateLock.unlock()
+        guard first else { return }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        finished.wait()
+        Glibc.close(wakeFD)
+    }
+
+    /// Blocks until the server stops (by `stop()` from another thread, or a loop failure).
+    /// Returns the loop's error, if it failed.
+    @discardableResult
+    public func waitUntilStopped() -> Error? {
+        finished.wait()
+        finished.signal()
+        stateLock.lock()
+        defer { stateLock.unlock() }
+        return loopError
+    }
+
+    deinit { stop() }
+}

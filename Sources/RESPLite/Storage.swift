@@ -1,0 +1,833 @@
+// SQLite storage: the C API binding (connection, cached statements), pragma templates, the
+// schema with its version, group-commit transactions, and the background WAL checkpointer.
+//
+// Unsafe pointer code of the storage layer lives in this file only. Invariants:
+//  1. The main connection is opened with SQLITE_OPEN_NOMUTEX and used only by the event-loop
+//     thread that opened it. The checkpointer thread has its own connection.
+//  2. Blobs are bound SQLITE_STATIC (zero-copy): the bytes must stay valid until the
+//     statement is reset. Every statement stepped during a command is reset by
+//     `endCommand()`, which the dispatcher calls before the request buffers are released.
+//  3. A `ByteView` read from a column is valid until `endCommand()` (statement reset).
+//  4. Statements are prepared once (SQLITE_PREPARE_PERSISTENT) and kept for the life of the
+//     connection; a statement whose step failed is reset before reuse.
+
+import CSQLite
+import Foundation
+import Logging
+
+// MARK: - Errors
+
+public struct SQLiteError: Error, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+
+    public var description: String { "SQLite error \(code): \(message)" }
+
+    /// The primary result code (extended codes carry more bits).
+    public var primaryCode: Int32 { code & 0xff }
+
+    /// The client-facing text: Redis-style, without internal detail where it does not help.
+    public var replyMessage: String {
+        switch primaryCode {
+        case SQLITE_FULL: return "ERR disk full (SQLite: database or disk is full)"
+        case SQLITE_BUSY, SQLITE_LOCKED: return "ERR database is locked by another process"
+        case SQLITE_READONLY: return "ERR database is read-only"
+        case SQLITE_IOERR: return "ERR I/O error writing the database"
+        case SQLITE_NOMEM: return "ERR out of memory"
+        default: return "ERR storage error: \(message)"
+        }
+    }
+}
+
+/// SQLITE_TRANSIENT: cannot be imported from the C macro, see the issue's checked facts.
+private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+/// A valid pointer for zero-length blobs (a nil pointer would bind NULL instead of "").
+private let emptyBlobByte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+
+// MARK: - Connection and statements
+
+final class SQLiteConnection {
+    let handle: OpaquePointer
+    private var statements: [Statement] = []
+
+    init(path: String, readOnly: Bool = false) throws {
+        var pointer: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+            | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let result = sqlite3_open_v2(path, &pointer, flags, nil)
+        guard result == SQLITE_OK, let pointer else {
+            let message = pointer.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let pointer { sqlite3_close_v2(pointer) }
+            throw SQLiteError(code: result, message: "\(message) (\(path))")
+        }
+        handle = pointer
+    }
+
+    func close() {
+        for statement in statements { statement.finalize() }
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    var lastError: SQLiteError {
+        SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+    }
+
+    /// Runs SQL without results (schema, pragmas, BEGIN when not cached).
+    func execute(_ sql: String) throws {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let result = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
+        if result != SQLITE_OK {
+            let message = errorMessage.map { String(cString: $0) } ?? "error"
+            sqlite3_free(errorMessage)
+            throw SQLiteError(code: result, message: message)
+        }
+    }
+
+    /// Prepares a statement that lives as long as the connection (cached by its owner).
+    func prepare(_ sql: String) throws -> Statement {
+        var pointer: OpaquePointer?
+        let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &pointer, nil)
+        guard result == SQLITE_OK, let pointer else { throw lastError }
+        let statement = Statement(handle: pointer, connection: self)
+        statements.append(statement)
+        return statement
+    }
+
+    /// Reads one value of a query (pragmas, counts).
+    func scalar(_ sql: String) throws -> String? {
+        var pointer: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &pointer, nil) == SQLITE_OK, let pointer else { throw lastError }
+        defer { sqlite3_finalize(pointer) }
+        let result = sqlite3_step(pointer)
+        if result == SQLITE_ROW {
+            guard let text = sqlite3_column_text(pointer, 0) else { return nil }
+            return String(cString: text)
+        }
+        if result == SQLITE_DONE { return nil }
+        throw lastError
+    }
+
+    var changes: Int { Int(sqlite3_changes(handle)) }
+    var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+}
+
+/// A prepared statement. Binds and reads are the only unsafe steps; the engine sees
+/// `ByteView`s and integers.
+final class Statement {
+    let handle: OpaquePointer
+    unowned let connection: SQLiteConnection
+    /// True between the first step and the reset; the owner resets active statements.
+    var isActive = false
+
+    init(handle: OpaquePointer, connection: SQLiteConnection) {
+        self.handle = handle
+        self.connection = connection
+    }
+
+    func finalize() { sqlite3_finalize(handle) }
+
+    @inline(__always) func bind(_ index: Int32, _ view: ByteView) {
+        view.withUnsafeBytes { bytes in
+            // Safe: SQLITE_STATIC; invariant 2 keeps the bytes alive until reset.
+            _ = sqlite3_bind_blob64(handle, index, bytes.baseAddress ?? UnsafeRawPointer(emptyBlobByte),
+                                    sqlite3_uint64(bytes.count), nil)
+        }
+    }
+
+    /// Binds a copy (for bytes that will not outlive the call, e.g. a temporary array).
+    func bindCopy(_ index: Int32, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes {
+            _ = sqlite3_bind_blob64(handle, index, $0.baseAddress ?? UnsafeRawPointer(emptyBlobByte),
+                                    sqlite3_uint64($0.count), sqliteTransient)
+        }
+    }
+
+    @inline(__always) func bind(_ index: Int32, _ value: Int64) {
+        sqlite3_bind_int64(handle, index, value)
+    }
+
+    @inline(__always) func bind(_ index: Int32, _ value: Int64?) {
+        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    @inline(__always) func bind(_ index: Int32, _ value: Double) {
+        sqlite3_bind_double(handle, index, value)
+    }
+
+    /// Steps once: true when a row is available, false when done. Throws on error, after
+    /// resetting the statement (invariant 4).
+    @inline(__always) func step() throws -> Bool {
+        isActive = true
+        let result = sqlite3_step(handle)
+        if result == SQLITE_ROW { return true }
+        if result == SQLITE_DONE { return false }
+        let error = connection.lastError
+        reset()
+        throw error
+    }
+
+    /// Runs a statement that returns no rows to completion.
+    @inline(__always) func run() throws {
+        _ = try step()
+        reset()
+    }
+
+    @inline(__always) func reset() {
+        sqlite3_reset(handle)
+        isActive = false
+    }
+
+    @inline(__always) func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    @inline(__always) func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+
+    @inline(__always) func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
+    @inline(__always) func optionalInt64(_ column: Int32) -> Int64? {
+        isNull(column) ? nil : sqlite3_column_int64(handle, column)
+    }
+
+    /// The column's bytes, valid until the statement is reset (invariant 3).
+    @inline(__always) func bytes(_ column: Int32) -> ByteView {
+        let pointer = sqlite3_column_blob(handle, column)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return ByteView(base: pointer, count: pointer == nil ? 0 : count)
+    }
+
+    func text(_ column: Int32) -> String {
+        guard let pointer = sqlite3_column_text(handle, column) else { return "" }
+        return String(cString: pointer)
+    }
+}
+
+// MARK: - Pragma templates
+
+/// Named pragma sets (REFERENCE.md §5); overrides are applied after the template.
+public enum PragmaTemplate: String, CaseIterable, Sendable {
+    case `default`, performance, safety, minimal, none
+
+    public var pragmas: [(String, String)] {
+        switch self {
+        case .default:
+            return [("journal_mode", "WAL"), ("synchronous", "NORMAL"), ("cache_size", "-20000"),
+                    ("temp_store", "MEMORY"), ("secure_delete", "OFF"), ("journal_size_limit", "67108864"),
+                    ("busy_timeout", "1000")]
+        case .performance:
+            return [("journal_mode", "WAL"), ("synchronous", "OFF"), ("cache_size", "-262144"),
+                    ("mmap_size", "1073741824"), ("locking_mode", "EXCLUSIVE"), ("temp_store", "MEMORY"),
+                    ("secure_delete", "OFF"), ("journal_size_limit", "67108864")]
+        case .safety:
+            return [("journal_mode", "WAL"), ("synchronous", "FULL"), ("cache_size", "-20000"),
+                    ("temp_store", "MEMORY"), ("secure_delete", "OFF"), ("journal_size_limit", "67108864"),
+                    ("busy_timeout", "1000")]
+        case .minimal:
+            return [("journal_mode", "WAL"), ("foreign_keys", "ON")]
+        case .none:
+            return []
+        }
+    }
+
+    /// Merges overrides into the template's list (same name: the override wins, in place).
+    public func pragmas(with overrides: [(String, String)]) -> [(String, String)] {
+        var result = pragmas
+        for (name, value) in overrides {
+            if let index = result.firstIndex(where: { $0.0 == name.lowercased() }) {
+                result[index].1 = value
+            } else {
+                result.append((name.lowercased(), value))
+            }
+        }
+        return result
+    }
+}
+
+/// Parses `name=value` for `--pragma`; names and values are restricted to safe characters
+/// because they are spliced into `PRAGMA name=value`.
+public func parsePragmaOverride(_ text: String) -> (String, String)? {
+    let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+    guard parts.count == 2 else { return nil }
+    let name = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
+    let value = parts[1].trimmingCharacters(in: .whitespaces)
+    let nameOK = !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0 == "_") }
+    let valueOK = !value.isEmpty && value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+    return nameOK && valueOK ? (name, value) : nil
+}
+
+// MARK: - Schema
+
+/// Key types, numbered as in the original RESPLite.
+public enum KeyType: Int64, Sendable {
+    case string = 1, hash = 2, set = 3, list = 4, zset = 5
+
+    public var name: String {
+        switch self {
+        case .string: return "string"
+        case .hash: return "hash"
+        case .set: return "set"
+        case .list: return "list"
+        case .zset: return "zset"
+        }
+    }
+
+    public init?(name: ByteView) {
+        if name.equalsLower("string") { self = .string }
+        else if name.equalsLower("hash") { self = .hash }
+        else if name.equalsLower("set") { self = .set }
+        else if name.equalsLower("list") { self = .list }
+        else if name.equalsLower("zset") { self = .zset }
+        else { return nil }
+    }
+}
+
+/// The schema, one script per version; `user_version` records how far a file has come.
+/// Documented in spec/schema.md.
+enum Schema {
+    static let version: Int32 = 1
+
+    static let migrations: [Int32: String] = [
+        1: """
+        CREATE TABLE IF NOT EXISTS redis_keys (
+            key        BLOB    NOT NULL PRIMARY KEY,
+            id         INTEGER NOT NULL UNIQUE,      -- stable id: SCAN cursor, collection rows
+            type       INTEGER NOT NULL,             -- 1 string, 2 hash, 3 set, 4 list, 5 zset
+            expires_at INTEGER,                      -- absolute unix ms, NULL = no expiry
+            updated_at INTEGER NOT NULL,             -- unix ms of the last write
+            version    INTEGER NOT NULL,             -- +1 on every write
+            count      INTEGER NOT NULL DEFAULT 0,   -- elements of a collection
+            value      BLOB                          -- the value of a string (last: large)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS redis_keys_expires_at ON redis_keys(expires_at)
+            WHERE expires_at IS NOT NULL;
+        """,
+    ]
+
+    /// Brings a database to the current version inside one transaction.
+    static func migrate(_ connection: SQLiteConnection) throws {
+        let current = Int32(try connection.scalar("PRAGMA user_version") ?? "0") ?? 0
+        if current > version {
+            throw SQLiteError(code: SQLITE_ERROR, message: "database schema version \(current) is newer than this server (\(version))")
+        }
+        if current == version { return }
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            for step in (current + 1)...version {
+                guard let script = migrations[step] else { continue }
+                try connection.execute(script)
+            }
+            try connection.execute("PRAGMA user_version = \(version)")
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+// MARK: - Storage
+
+/// The metadata row of a key.
+struct KeyRecord {
+    var id: Int64
+    var type: KeyType
+    var expiresAt: Int64?
+    var updatedAt: Int64
+    var count: Int64
+}
+
+/// One row of a SCAN page (copied: it outlives the statement).
+struct ScannedKey {
+    var id: Int64
+    var key: [UInt8]
+    var type: KeyType
+    var expiresAt: Int64?
+}
+
+/// The SQLite side of the engine: named operations over cached statements, and the
+/// group-commit transaction. Owned by the event-loop thread.
+final class Storage {
+    let connection: SQLiteConnection
+    let path: String
+    let template: PragmaTemplate
+    let appliedPragmas: [(String, String)]
+    let journalMode: String
+    private let logger: Logger
+    private var checkpointer: Checkpointer?
+
+    /// Next id for a new key (max(id)+1 at open; gaps are harmless).
+    private var nextKeyId: Int64
+
+    // Transaction statements, prepared once.
+    private let beginStatement: Statement
+    private let commitStatement: Statement
+    private let rollbackStatement: Statement
+    private let savepointStatement: Statement
+    private let releaseStatement: Statement
+    private let rollbackToStatement: Statement
+
+    // Key statements.
+    private let lookupStatement: Statement
+    private let lookupValueStatement: Statement
+    private let upsertStringStatement: Statement
+    private let insertStringStatement: Statement
+    private let deleteStatement: Statement
+    private let setExpiryStatement: Statement
+    private let renameStatement: Statement
+    private let scanStatement: Statement
+    private let countStatement: Statement
+    private let expiredStatement: Statement
+    private let randomStatement: Statement
+    private let flushStatement: Statement
+    private let touchStatement: Statement
+
+    /// Statements stepped during the current command, reset by `endCommand`.
+    private var activeStatements: [Statement] = []
+
+    /// Savepoint depth opened by the current command (0 or 1).
+    private var commandSavepointOpen = false
+
+    /// Whether the group transaction is open.
+    private(set) var inBatch = false
+
+    init(path: String, template: PragmaTemplate, overrides: [(String, String)], logger: Logger) throws {
+        self.path = path
+        self.template = template
+        self.logger = logger
+        let connection = try SQLiteConnection(path: path)
+        self.connection = connection
+        do {
+            let pragmas = template.pragmas(with: overrides)
+            for (name, value) in pragmas {
+                try connection.execute("PRAGMA \(name)=\(value)")
+            }
+            appliedPragmas = pragmas
+            journalMode = (try connection.scalar("PRAGMA journal_mode") ?? "delete").lowercased()
+            // Probe the file so a corrupt or non-database file fails here, not on first use.
+            _ = try connection.scalar("SELECT count(*) FROM sqlite_schema")
+            try Schema.migrate(connection)
+            nextKeyId = (Int64(try connection.scalar("SELECT max(id) FROM redis_keys") ?? "0") ?? 0) + 1
+
+            beginStatement = try connection.prepare("BEGIN")
+            commitStatement = try connection.prepare("COMMIT")
+            rollbackStatement = try connection.prepare("ROLLBACK")
+            savepointStatement = try connection.prepare("SAVEPOINT command")
+            releaseStatement = try connection.prepare("RELEASE command")
+            rollbackToStatement = try connection.prepare("ROLLBACK TO command")
+
+            lookupStatement = try connection.prepare(
+                "SELECT id, type, expires_at, updated_at, count FROM redis_keys WHERE key = ?1")
+            lookupValueStatement = try connection.prepare(
+                "SELECT type, expires_at, value FROM redis_keys WHERE key = ?1")
+            // One upsert serves SET and its variants: ?5 = 1 keeps a live TTL (KEEPTTL, INCR...).
+            // The WHERE makes it a no-op on a key of another type (changes() == 0).
+            upsertStringStatement = try connection.prepare("""
+                INSERT INTO redis_keys(key, id, type, expires_at, updated_at, version, count, value)
+                VALUES (?1, ?2, 1, ?3, ?4, 1, 0, ?6)
+                ON CONFLICT(key) DO UPDATE SET
+                    expires_at = CASE WHEN ?5 AND redis_keys.expires_at > ?4 THEN redis_keys.expires_at
+                                      ELSE excluded.expires_at END,
+                    updated_at = excluded.updated_at,
+                    version = redis_keys.version + 1,
+                    value = excluded.value
+                WHERE redis_keys.type = 1
+                """)
+            insertStringStatement = try connection.prepare("""
+                INSERT INTO redis_keys(key, id, type, expires_at, updated_at, version, count, value)
+                VALUES (?1, ?2, 1, ?3, ?4, 1, 0, ?5)
+                """)
+            deleteStatement = try connection.prepare("DELETE FROM redis_keys WHERE key = ?1 RETURNING id, type, expires_at")
+            setExpiryStatement = try connection.prepare(
+                "UPDATE redis_keys SET expires_at = ?2, updated_at = ?3, version = version + 1 WHERE key = ?1")
+            renameStatement = try connection.prepare(
+                "UPDATE redis_keys SET key = ?2, updated_at = ?3, version = version + 1 WHERE key = ?1")
+            scanStatement = try connection.prepare(
+                "SELECT id, key, type, expires_at FROM redis_keys WHERE id > ?1 ORDER BY id LIMIT ?2")
+            countStatement = try connection.prepare("SELECT count(*) FROM redis_keys")
+            expiredStatement = try connection.prepare(
+                "SELECT key FROM redis_keys WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2")
+            randomStatement = try connection.prepare(
+                "SELECT key, expires_at FROM redis_keys WHERE id >= ?1 ORDER BY id LIMIT 1")
+            flushStatement = try connection.prepare("DELETE FROM redis_keys")
+            touchStatement = try connection.prepare("UPDATE redis_keys SET updated_at = ?2 WHERE key = ?1")
+        } catch {
+            connection.close()
+            throw error
+        }
+        // WAL checkpoints move off the loop thread when another connection can share the WAL
+        // (not in EXCLUSIVE locking mode, where SQLite's own auto-checkpoint stays on).
+        let exclusive = appliedPragmas.contains { $0.0 == "locking_mode" && $0.1.uppercased() == "EXCLUSIVE" }
+        if journalMode == "wal" && !exclusive {
+            try connection.execute("PRAGMA wal_autocheckpoint=0")
+            let checkpointer = try Checkpointer(path: path, logger: logger)
+            self.checkpointer = checkpointer
+            checkpointer.installHook(on: connection)
+        }
+    }
+
+    func close() {
+        for statement in activeStatements { statement.reset() }
+        activeStatements.removeAll()
+        if inBatch { try? rollbackStatement.run(); inBatch = false }
+        checkpointer?.stop()
+        checkpointer = nil
+        // A final checkpoint on close leaves a compact database file behind.
+        if journalMode == "wal" { try? connection.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+        connection.close()
+    }
+
+    var sqliteVersion: String { String(cString: sqlite3_libversion()) }
+
+    // MARK: Group commit
+
+    /// Opens the turn's transaction before the first command of a batch.
+    @inline(__always) func beginBatchIfNeeded() throws {
+        if inBatch { return }
+        try beginStatement.run()
+        inBatch = true
+    }
+
+    /// Commits the turn's transaction. On failure the transaction is rolled back and the
+    /// error is rethrown: the caller fails every command of the batch.
+    func commitBatch() throws {
+        guard inBatch else { return }
+        inBatch = false
+        do {
+            try commitStatement.run()
+        } catch {
+            if connection.inTransaction { try? rollbackStatement.run() }
+            throw error
+        }
+    }
+
+    func rollbackBatch() {
+        guard inBatch else { return }
+        inBatch = false
+        if connection.inTransaction { try? rollbackStatement.run() }
+    }
+
+    /// True if SQLite rolled the whole transaction back by itself (I/O error, disk full):
+    /// then every command of the batch is lost and must be reported as failed.
+    var batchLost: Bool { inBatch && !connection.inTransaction }
+
+    /// Opens the command's savepoint before its first write (lazy: read-only paths pay nothing).
+    @inline(__always) func willWrite() throws {
+        if commandSavepointOpen { return }
+        try savepointStatement.run()
+        commandSavepointOpen = true
+    }
+
+    /// Ends a command: resets its statements, and releases (or on failure rolls back) its
+    /// savepoint so that a failing command never undoes the others of the batch.
+    @inline(__always) func endCommand(failed: Bool) {
+        for statement in activeStatements { statement.reset() }
+        activeStatements.removeAll(keepingCapacity: true)
+        guard commandSavepointOpen else { return }
+        commandSavepointOpen = false
+        guard connection.inTransaction else { return }
+        if failed { try? rollbackToStatement.run() }
+        try? releaseStatement.run()
+    }
+
+    @inline(__always) private func track(_ statement: Statement) {
+        if !statement.isActive { activeStatements.append(statement) }
+    }
+
+    // MARK: Keys
+
+    /// The live (not expired) record of a key, or nil.
+    func lookup(_ key: ByteView, now: Int64) throws -> KeyRecord? {
+        let statement = lookupStatement
+        statement.reset()
+        statement.bind(1, key)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        let expiresAt = statement.optionalInt64(2)
+        if let expiresAt, expiresAt <= now { return nil }
+        guard let type = KeyType(rawValue: statement.int64(1)) else { return nil }
+        return KeyRecord(id: statement.int64(0), type: type, expiresAt: expiresAt,
+                         updatedAt: statement.int64(3), count: statement.int64(4))
+    }
+
+    enum StringRead {
+        case missing
+        case wrongType
+        case value(ByteView, expiresAt: Int64?)
+    }
+
+    /// A string's value (valid until the end of the command), or why there is none.
+    @inline(__always) func readString(_ key: ByteView, now: Int64) throws -> StringRead {
+        let statement = lookupValueStatement
+        track(statement)
+        statement.reset()
+        statement.bind(1, key)
+        guard try statement.step() else { return .missing }
+        let expiresAt = statement.optionalInt64(1)
+        if let expiresAt, expiresAt <= now { return .missing }
+        guard statement.int64(0) == KeyType.string.rawValue else { return .wrongType }
+        return .value(statement.bytes(2), expiresAt: expiresAt)
+    }
+
+    /// Writes a string, replacing any value of any type. `expiresAt` nil = no TTL, unless
+    /// `keepTTL`, which keeps a live TTL of an existing string.
+    @inline(__always) func writeString(_ key: ByteView, _ value: ByteView, expiresAt: Int64?, keepTTL: Bool, now: Int64) throws {
+        try willWrite()
+        let statement = upsertStringStatement
+        statement.bind(1, key)
+        statement.bind(2, nextKeyId)
+        nextKeyId += 1
+        statement.bind(3, expiresAt)
+        statement.bind(4, now)
+        statement.bind(5, Int64(keepTTL ? 1 : 0))
+        statement.bind(6, value)
+        try statement.run()
+        if connection.changes == 0 {
+            // The key holds another type: remove it whole, then insert the string.
+            _ = try deleteKey(key)
+            let insert = insertStringStatement
+            insert.bind(1, key)
+            insert.bind(2, nextKeyId)
+            nextKeyId += 1
+            insert.bind(3, expiresAt)
+            insert.bind(4, now)
+            insert.bind(5, value)
+            try insert.run()
+        }
+    }
+
+    /// Deletes a key and everything it owns. True if a row existed that was still live at
+    /// `now` (the default counts any row, expired or not).
+    @discardableResult
+    func deleteKey(_ key: ByteView, now: Int64 = .min) throws -> Bool {
+        try willWrite()
+        let statement = deleteStatement
+        statement.bind(1, key)
+        defer { statement.reset() }
+        guard try statement.step() else { return false }
+        let id = statement.int64(0)
+        let type = KeyType(rawValue: statement.int64(1))
+        let expiresAt = statement.optionalInt64(2)
+        while try statement.step() {}
+        statement.reset()
+        try deleteMembers(id: id, type: type)
+        return expiresAt.map { $0 > now } ?? true
+    }
+
+    /// Deletes the rows a collection owns (none for strings; the collection tables come with
+    /// the collection types).
+    private func deleteMembers(id: Int64, type: KeyType?) throws {
+        _ = id
+        _ = type
+    }
+
+    /// Sets or clears a key's expiry. The caller checked the key is live.
+    func setExpiry(_ key: ByteView, expiresAt: Int64?, now: Int64) throws {
+        try willWrite()
+        let statement = setExpiryStatement
+        statement.bind(1, key)
+        statement.bind(2, expiresAt)
+        statement.bind(3, now)
+        try statement.run()
+    }
+
+    /// Renames `source` to `destination`, replacing the destination. O(1): collections
+    /// reference the key's id, which does not change.
+    func rename(_ source: ByteView, to destination: ByteView, now: Int64) throws {
+        try willWrite()
+        if !(source == destination) { try deleteKey(destination) }
+        let statement = renameStatement
+        statement.bind(1, source)
+        statement.bind(2, destination)
+        statement.bind(3, now)
+        try statement.run()
+    }
+
+    /// Copies a string key (collections add their rows when they exist).
+    func copyString(_ value: ByteView, to destination: ByteView, expiresAt: Int64?, now: Int64) throws {
+        try deleteKey(destination)
+        try writeString(destination, value, expiresAt: expiresAt, keepTTL: false, now: now)
+    }
+
+    /// Records a write time without changing anything else (TOUCH does not; reserved).
+    func touch(_ key: ByteView, now: Int64) throws {
+        try willWrite()
+        touchStatement.bind(1, key)
+        touchStatement.bind(2, now)
+        try touchStatement.run()
+    }
+
+    /// Up to `limit` keys with id > `afterId`, in id order (expired keys included: the caller
+    /// filters).
+    func scan(afterId: Int64, limit: Int) throws -> [ScannedKey] {
+        let statement = scanStatement
+        statement.bind(1, afterId)
+        statement.bind(2, Int64(limit))
+        defer { statement.reset() }
+        var keys: [ScannedKey] = []
+        keys.reserveCapacity(Swift.min(limit, 1024))
+        while try statement.step() {
+            guard let type = KeyType(rawValue: statement.int64(2)) else { continue }
+            keys.append(ScannedKey(id: statement.int64(0), key: statement.bytes(1).array, type: type,
+                                   expiresAt: statement.optionalInt64(3)))
+        }
+        return keys
+    }
+
+    /// All key rows (expired ones included), O(n) on the id index.
+    func keyCount() throws -> Int64 {
+        defer { countStatement.reset() }
+        guard try countStatement.step() else { return 0 }
+        return countStatement.int64(0)
+    }
+
+    /// Keys whose expiry has passed, oldest first, at most `limit`.
+    func expiredKeys(now: Int64, limit: Int) throws -> [[UInt8]] {
+        let statement = expiredStatement
+        statement.bind(1, now)
+        statement.bind(2, Int64(limit))
+        defer { statement.reset() }
+        var keys: [[UInt8]] = []
+        while try statement.step() { keys.append(statement.bytes(0).array) }
+        return keys
+    }
+
+    /// A random live key, or nil if none was found in a bounded number of tries.
+    func randomKey(now: Int64) throws -> [UInt8]? {
+        let maxId = nextKeyId
+        for attempt in 0..<16 {
+            let start = attempt < 15 ? Int64.random(in: 0..<maxId) : 0
+            randomStatement.bind(1, start)
+            defer { randomStatement.reset() }
+            guard try randomStatement.step() else { continue }
+            if let expiresAt = randomStatement.optionalInt64(1), expiresAt <= now { continue }
+            return randomStatement.bytes(0).array
+        }
+        // Every try hit expired keys or the end: fall back to a scan for the first live key.
+        var cursor: Int64 = 0
+        while true {
+            let page = try scan(afterId: cursor, limit: 1000)
+            if page.isEmpty { return nil }
+            if let live = page.first(where: { $0.expiresAt.map { $0 > now } ?? true }) { return live.key }
+            cursor = page.last!.id
+        }
+    }
+
+    /// Deletes every key.
+    func flush() throws {
+        try willWrite()
+        try flushStatement.run()
+    }
+
+    // MARK: Introspection
+
+    /// Size of the WAL file in bytes (0 if none).
+    var walBytes: Int64 {
+        var info = stat()
+        return stat(path + "-wal", &info) == 0 ? Int64(info.st_size) : 0
+    }
+
+    /// Runs a checkpoint now (SAVE/BGSAVE, tests). Off the loop when possible.
+    func requestCheckpoint() {
+        if let checkpointer {
+            checkpointer.signal()
+        } else if journalMode == "wal" {
+            try? connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        }
+    }
+
+    var checkpointsDone: Int { checkpointer?.completed ?? 0 }
+}
+
+// MARK: - Checkpointer
+
+/// Runs WAL checkpoints on its own thread and connection so the event loop never waits for
+/// a checkpoint's fsync. Woken by the main connection's WAL hook once the WAL passes
+/// `walPagesThreshold` pages, and at least every `intervalMs`. Uses PASSIVE checkpoints
+/// only: they never block the writer. With `journal_size_limit` the WAL file is truncated
+/// when the writer restarts it after a complete checkpoint, so it stays bounded.
+final class Checkpointer: @unchecked Sendable {
+    /// Pages of WAL that trigger a checkpoint (SQLite's own auto-checkpoint default).
+    static let walPagesThreshold: Int32 = 1000
+    static let intervalMs = 1000
+
+    private let condition = NSCondition()
+    private var requested = false
+    private var stopping = false
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+    private(set) var completed = 0
+    private let logger: Logger
+
+    init(path: String, logger: Logger) throws {
+        self.logger = logger
+        // Open here so a failure is reported at start-up; hand the connection to the thread.
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA busy_timeout=0")
+        let box = ConnectionBox(connection)
+        let thread = Thread { [self] in
+            self.run(box.connection)
+        }
+        thread.name = "resplite-checkpointer"
+        self.thread = thread
+        thread.start()
+    }
+
+    private final class ConnectionBox: @unchecked Sendable {
+        let connection: SQLiteConnection
+        init(_ connection: SQLiteConnection) { self.connection = connection }
+    }
+
+    /// Installs the WAL hook on the main connection (called on the loop thread after each
+    /// commit). The context pointer is unretained: `stop()` removes the hook first.
+    func installHook(on connection: SQLiteConnection) {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        sqlite3_wal_hook(connection.handle, { context, _, _, pages in
+            if pages >= Checkpointer.walPagesThreshold, let context {
+                Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().signal()
+            }
+            return SQLITE_OK
+        }, context)
+        hookedConnection = connection
+    }
+
+    private var hookedConnection: SQLiteConnection?
+
+    func signal() {
+        condition.lock()
+        requested = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    func stop() {
+        if let hooked = hookedConnection { sqlite3_wal_hook(hooked.handle, nil, nil) }
+        hookedConnection = nil
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        done.wait()
+    }
+
+    private func run(_ connection: SQLiteConnection) {
+        while true {
+            condition.lock()
+            if !requested && !stopping {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(Checkpointer.intervalMs) / 1000))
+            }
+            let exit = stopping
+            requested = false
+            condition.unlock()
+            if exit { break }
+            var logFrames: Int32 = 0
+            var checkpointed: Int32 = 0
+            let result = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &checkpointed)
+            if result == SQLITE_OK {
+                if logFrames > 0 { completed += 1 }
+            } else if result != SQLITE_BUSY && result != SQLITE_LOCKED {
+                logger.warning("WAL checkpoint failed: \(connection.lastError)")
+            }
+        }
+        connection.close()
+        done.signal()
+    }
+}

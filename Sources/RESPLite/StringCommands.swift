@@ -1,0 +1,421 @@
+// String commands (Redis t_string.c). Each handler reads like the Redis documentation of its
+// command; SET and its variants share `setGeneric`, as Redis' setGenericCommand does.
+
+import Foundation
+
+/// Largest string a write may produce (Redis `proto-max-bulk-len`).
+let maxStringBytes: Int64 = 512 * 1024 * 1024
+
+enum StringCommands {
+    // MARK: SET family
+
+    enum Condition { case always, ifMissing, ifExists }
+
+    /// What a SET-like command asked for.
+    struct SetOptions {
+        var condition = Condition.always
+        var returnOld = false
+        var expiresAt: Int64? = nil
+        var keepTTL = false
+    }
+
+    /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT ts | PXAT ms | KEEPTTL]
+    static func set(_ c: CommandCall) throws {
+        var options = SetOptions()
+        let now = currentTimeMillis()
+        var index = 3
+        var expirySeen = false
+        while index < c.argumentCount {
+            let option = c.args[index]
+            let hasNext = index + 1 < c.argumentCount
+            if option.equalsLower("nx") && options.condition != .ifExists {
+                options.condition = .ifMissing
+            } else if option.equalsLower("xx") && options.condition != .ifMissing {
+                options.condition = .ifExists
+            } else if option.equalsLower("get") {
+                options.returnOld = true
+            } else if option.equalsLower("keepttl") && !expirySeen {
+                options.keepTTL = true
+                expirySeen = true
+            } else if !expirySeen && !options.keepTTL && hasNext, let unit = expiryUnit(option) {
+                options.expiresAt = try expiryArgument(c, index + 1, unit: unit, now: now)
+                expirySeen = true
+                index += 1
+            } else {
+                throw CommandError.syntax
+            }
+            index += 1
+        }
+        try setGeneric(c, key: c.args[1], value: c.args[2], options, now: now)
+    }
+
+    /// SETEX key seconds value
+    static func setex(_ c: CommandCall) throws {
+        let now = currentTimeMillis()
+        var options = SetOptions()
+        options.expiresAt = try expiryArgument(c, 2, unit: .seconds, now: now)
+        try setGeneric(c, key: c.args[1], value: c.args[3], options, now: now)
+    }
+
+    /// PSETEX key milliseconds value
+    static func psetex(_ c: CommandCall) throws {
+        let now = currentTimeMillis()
+        var options = SetOptions()
+        options.expiresAt = try expiryArgument(c, 2, unit: .milliseconds, now: now)
+        try setGeneric(c, key: c.args[1], value: c.args[3], options, now: now)
+    }
+
+    /// SETNX key value → 1 if set, 0 if the key exists.
+    static func setnx(_ c: CommandCall) throws {
+        let now = currentTimeMillis()
+        if try c.engine.storage.lookup(c.args[1], now: now) != nil {
+            c.reply.integer(0)
+            return
+        }
+        try c.engine.storage.writeString(c.args[1], c.args[2], expiresAt: nil, keepTTL: false, now: now)
+        c.reply.integer(1)
+    }
+
+    /// GETSET key value → the old value (a SET with GET).
+    static func getset(_ c: CommandCall) throws {
+        var options = SetOptions()
+        options.returnOld = true
+        try setGeneric(c, key: c.args[1], value: c.args[2], options, now: currentTimeMillis())
+    }
+
+    /// The shared body of SET, SETEX, PSETEX and GETSET.
+    static func setGeneric(_ c: CommandCall, key: ByteView, value: ByteView, _ options: SetOptions, now: Int64) throws {
+        let storage = c.engine.storage
+        if options.condition == .always && !options.returnOld {
+            // The hot path: one upsert, no read.
+            try storage.writeString(key, value, expiresAt: options.expiresAt, keepTTL: options.keepTTL, now: now)
+            c.reply.ok()
+            return
+        }
+        var oldValue: [UInt8]? = nil
+        var exists: Bool
+        if options.returnOld {
+            switch try storage.readString(key, now: now) {
+            case .missing: exists = false
+            case .wrongType: throw CommandError.wrongType
+            case .value(let value, _):
+                exists = true
+                oldValue = value.array
+            }
+        } else {
+            exists = try storage.lookup(key, now: now) != nil
+        }
+        let allowed = options.condition == .always
+            || (options.condition == .ifMissing && !exists)
+            || (options.condition == .ifExists && exists)
+        if allowed {
+            try storage.writeString(key, value, expiresAt: options.expiresAt, keepTTL: options.keepTTL, now: now)
+        }
+        if options.returnOld {
+            if let oldValue { c.reply.bulk(oldValue) } else { c.reply.null() }
+        } else if allowed {
+            c.reply.ok()
+        } else {
+            c.reply.null()
+        }
+    }
+
+    static func expiryUnit(_ option: ByteView) -> ExpiryUnit? {
+        if option.equalsLower("ex") { return .seconds }
+        if option.equalsLower("px") { return .milliseconds }
+        if option.equalsLower("exat") { return .unixSeconds }
+        if option.equalsLower("pxat") { return .unixMilliseconds }
+        return nil
+    }
+
+    /// Reads an expiry argument as Redis does for SET/GETEX/SETEX: an integer > 0 whose
+    /// absolute time does not overflow.
+    static func expiryArgument(_ c: CommandCall, _ index: Int, unit: ExpiryUnit, now: Int64) throws -> Int64 {
+        let value = try c.integer(index)
+        guard value > 0, let absolute = unit.absoluteMillis(value, now: now) else {
+            throw CommandError.invalidExpireTime(c.name)
+        }
+        return absolute
+    }
+
+    // MARK: Reads
+
+    /// GET key
+    static func get(_ c: CommandCall) throws {
+        switch try c.engine.storage.readString(c.args[1], now: currentTimeMillis()) {
+        case .missing: c.reply.null()
+        case .wrongType: throw CommandError.wrongType
+        case .value(let value, _): c.reply.bulk(value)
+        }
+    }
+
+    /// GETDEL key
+    static func getdel(_ c: CommandCall) throws {
+        let storage = c.engine.storage
+        switch try storage.readString(c.args[1], now: currentTimeMillis()) {
+        case .missing: c.reply.null()
+        case .wrongType: throw CommandError.wrongType
+        case .value(let value, _):
+            c.reply.bulk(value)
+            try storage.deleteKey(c.args[1])
+        }
+    }
+
+    /// GETEX key [EX s | PX ms | EXAT ts | PXAT ms | PERSIST]
+    static func getex(_ c: CommandCall) throws {
+        let now = currentTimeMillis()
+        var newExpiry: Int64?? = nil  // nil: unchanged; .some(nil): persist
+        var index = 2
+        while index < c.argumentCount {
+            let option = c.args[index]
+            if option.equalsLower("persist") && newExpiry == nil {
+                newExpiry = .some(nil)
+            } else if newExpiry == nil && index + 1 < c.argumentCount, let unit = expiryUnit(option) {
+                newExpiry = .some(try expiryArgument(c, index + 1, unit: unit, now: now))
+                index += 1
+            } else {
+                throw CommandError.syntax
+            }
+            index += 1
+        }
+        let storage = c.engine.storage
+        switch try storage.readString(c.args[1], now: now) {
+        case .missing: c.reply.null()
+        case .wrongType: throw CommandError.wrongType
+        case .value(let value, let expiresAt):
+            c.reply.bulk(value)
+            if let newExpiry, newExpiry != expiresAt {
+                try storage.setExpiry(c.args[1], expiresAt: newExpiry, now: now)
+            }
+        }
+    }
+
+    /// MGET key [key ...] → values, null for missing keys and keys of other types.
+    static func mget(_ c: CommandCall) throws {
+        let now = currentTimeMillis()
+        c.reply.arrayHeader(c.argumentCount - 1)
+        for index in 1..<c.argumentCount {
+            if case .value(let value, _) = try c.engine.storage.readString(c.args[index], now: now) {
+                c.reply.bulk(value)
+            } else {
+                c.reply.null()
+            }
+        }
+    }
+
+    /// STRLEN key
+    static func strlen(_ c: CommandCall) throws {
+        switch try c.engine.storage.readString(c.args[1], now: currentTimeMillis()) {
+        case .missing: c.reply.integer(0)
+        case .wrongType: throw CommandError.wrongType
+        case .value(let value, _): c.reply.integer(value.count)
+        }
+    }
+
+    /// GETRANGE key start end (inclusive, negative from the end, clamped).
+    static func getrange(_ c: CommandCall) throws {
+        var start = try c.integer(2)
+        var end = try c.integer(3)
+        switch try c.engine.storage.readString(c.args[1], now: currentTimeMillis()) {
+        case .missing: c.reply.bulk(ByteView.empty)
+        case .wrongType: throw CommandError.wrongType
+        case .value(let value, _):
+            let length = Int64(value.count)
+            if start < 0 && end < 0 && start > end {
+                c.reply.bulk(ByteView.empty)
+                return
+            }
+            if start < 0 { start = length + start }
+            if end < 0 { end = length + end }
+            if start < 0 { start = 0 }
+            if end < 0 { end = 0 }
+            if end >= length { end = length - 1 }
+            if length == 0 || start > end {
+                c.reply.bulk(ByteView.empty)
+                return
+            }
+            c.reply.bulk(value.slice(Int(start), Int(end) + 1))
+        }
+    }
+
+    // MARK: Writes
+
+    /// MSET key value [key value ...]
+    static func mset(_ c: CommandCall) throws {
+        guard c.argumentCount % 2 == 1 else { throw CommandError.wrongArity(c.name) }
+        let now = currentTimeMillis()
+        for index in stride(from: 1, to: c.argumentCount, by: 2) {
+            try c.engine.storage.writeString(c.args[index], c.args[index + 1], expiresAt: nil, keepTTL: false, now: now)
+        }
+        c.reply.ok()
+    }
+
+    /// MSETNX key value [key value ...] → 1 if all were set, 0 (and nothing set) otherwise.
+    static func msetnx(_ c: CommandCall) throws {
+        guard c.argumentCount % 2 == 1 else { throw CommandError.wrongArity(c.name) }
+        let now = currentTimeMillis()
+        for index in stride(from: 1, to: c.argumentCount, by: 2) {
+            if try c.engine.storage.lookup(c.args[index], now: now) != nil {
+                c.reply.integer(0)
+                return
+            }
+        }
+        for index in stride(from: 1, to: c.argumentCount, by: 2) {
+            try c.engine.storage.writeString(c.args[index], c.args[index + 1], expiresAt: nil, keepTTL: false, now: now)
+        }
+        c.reply.integer(1)
+    }
+
+    /// APPEND key value → the new length.
+    static func append(_ c: CommandCall) throws {
+        let now = currentTimeMillis()
+        let storage = c.engine.storage
+        switch try storage.readString(c.args[1], now: now) {
+        case .wrongType: throw CommandError.wrongType
+        case .missing:
+            try storage.writeString(c.args[1], c.args[2], expiresAt: nil, keepTTL: false, now: now)
+            c.reply.integer(c.args[2].count)
+        case .value(let value, _):
+            let total = Int64(value.count) + Int64(c.args[2].count)
+            guard total <= maxStringBytes else {
+                throw CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+            }
+            var combined = [UInt8]()
+            combined.reserveCapacity(Int(total))
+            value.withUnsafeBytes { combined.append(contentsOf: $0) }
+            c.args[2].withUnsafeBytes { combined.append(contentsOf: $0) }
+            try combined.withByteView {
+                try storage.writeString(c.args[1], $0, expiresAt: nil, keepTTL: true, now: now)
+            }
+            c.reply.integer(total)
+        }
+    }
+
+    /// SETRANGE key offset value → the new length; zero-pads as needed.
+    static func setrange(_ c: CommandCall) throws {
+        let offset = try c.integer(2)
+        guard offset >= 0 else { throw CommandError("ERR offset is out of range") }
+        let patch = c.args[3]
+        let now = currentTimeMillis()
+        let storage = c.engine.storage
+        var current: [UInt8]
+        switch try storage.readString(c.args[1], now: now) {
+        case .wrongType: throw CommandError.wrongType
+        case .missing:
+            if patch.isEmpty {
+                c.reply.integer(0)
+                return
+            }
+            current = []
+        case .value(let value, _):
+            if patch.isEmpty {
+                c.reply.integer(value.count)
+                return
+            }
+            current = value.array
+        }
+        guard offset + Int64(patch.count) <= maxStringBytes else {
+            throw CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+        }
+        let end = Int(offset) + patch.count
+        if current.count < end { current.append(contentsOf: repeatElement(0, count: end - current.count)) }
+        for i in 0..<patch.count { current[Int(offset) + i] = patch[i] }
+        try current.withByteView {
+            try storage.writeString(c.args[1], $0, expiresAt: nil, keepTTL: true, now: now)
+        }
+        c.reply.integer(current.count)
+    }
+
+    // MARK: Counters
+
+    static func incr(_ c: CommandCall) throws { try incrementBy(c, 1) }
+    static func decr(_ c: CommandCall) throws { try incrementBy(c, -1) }
+    static func incrby(_ c: CommandCall) throws { try incrementBy(c, try c.integer(2)) }
+
+    static func decrby(_ c: CommandCall) throws {
+        let decrement = try c.integer(2)
+        guard decrement != Int64.min else { throw CommandError("ERR decrement would overflow") }
+        try incrementBy(c, -decrement)
+    }
+
+    /// The shared body of INCR, DECR, INCRBY and DECRBY: the value must be a decimal Int64
+    /// (missing = 0); the result is stored as a decimal string and the TTL is kept.
+    static func incrementBy(_ c: CommandCall, _ increment: Int64) throws {
+        let now = currentTimeMillis()
+        let storage = c.engine.storage
+        var current: Int64 = 0
+        switch try storage.readString(c.args[1], now: now) {
+        case .wrongType: throw CommandError.wrongType
+        case .missing: break
+        case .value(let value, _):
+            guard let parsed = value.parseInt64() else { throw CommandError.notInteger }
+            current = parsed
+        }
+        let (result, overflow) = current.addingReportingOverflow(increment)
+        guard !overflow else { throw CommandError.overflow }
+        let scratch = c.engine.scratch
+        scratch.removeAll()
+        scratch.appendDecimal(result)
+        try storage.writeString(c.args[1], ByteView(scratch.readableBytes), expiresAt: nil, keepTTL: true, now: now)
+        c.reply.integer(result)
+    }
+
+    /// INCRBYFLOAT key increment → the new value as a bulk string (long double precision,
+    /// formatted like Redis: no exponent, trailing zeros removed).
+    static func incrbyfloat(_ c: CommandCall) throws {
+        guard let increment = c.args[2].parseLongDouble() else { throw CommandError.notFloat }
+        let now = currentTimeMillis()
+        let storage = c.engine.storage
+        var current: Float80 = 0
+        switch try storage.readString(c.args[1], now: now) {
+        case .wrongType: throw CommandError.wrongType
+        case .missing: break
+        case .value(let value, _):
+            guard let parsed = value.parseLongDouble() else { throw CommandError.notFloat }
+            current = parsed
+        }
+        let result = current + increment
+        guard result.isFinite else { throw CommandError("ERR increment would produce NaN or Infinity") }
+        let text = formatLongDouble(result)
+        try Array(text.utf8).withByteView {
+            try storage.writeString(c.args[1], $0, expiresAt: nil, keepTTL: true, now: now)
+        }
+        c.reply.bulk(text)
+    }
+}
+
+extension ByteView {
+    /// Redis' string2ld: strtold over the whole argument, no spaces, finite or inf, no NaN.
+    func parseLongDouble() -> Float80? {
+        if count == 0 || count > 5_000 { return nil }
+        let first = self[0]
+        if first == 32 || (first >= 9 && first <= 13) { return nil }
+        var text = [CChar](repeating: 0, count: count + 1)
+        for i in 0..<count {
+            if self[i] == 0 { return nil }
+            text[i] = CChar(bitPattern: self[i])
+        }
+        return text.withUnsafeBufferPointer { pointer -> Float80? in
+            var end: UnsafeMutablePointer<CChar>? = nil
+            let value = strtold(pointer.baseAddress!, &end)
+            guard let end, end - UnsafeMutablePointer(mutating: pointer.baseAddress!) == count else { return nil }
+            return value.isNaN ? nil : value
+        }
+    }
+}
+
+/// Redis' ld2string in human mode: "%.17Lf" with trailing zeros (and a bare '.') removed.
+func formatLongDouble(_ value: Float80) -> String {
+    if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+    var buffer = [CChar](repeating: 0, count: 5_200)
+    let length = buffer.withUnsafeMutableBufferPointer { pointer in
+        withVaList([value]) { vsnprintf(pointer.baseAddress!, pointer.count, "%.17Lf", $0) }
+    }
+    var text = String(cString: buffer)
+    if length > 0 && text.contains(".") {
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+    }
+    if text == "-0" { text = "0" }
+    return text
+}

@@ -1,0 +1,134 @@
+// The standalone server: `resplite --port 6379 --db ./data.db`.
+
+import ArgumentParser
+import Foundation
+import Logging
+import RESPLite
+
+struct RESPLiteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resplite",
+        abstract: "A Redis-protocol server that keeps every key in one SQLite file.",
+        discussion: """
+            Environment: RESPLITE_PORT, RESPLITE_DB, RESPLITE_PRAGMA_TEMPLATE, \
+            RESPLITE_NETWORK_BACKEND (flags win over the environment).
+            Pragma templates: default, performance, safety, minimal, none.
+            """)
+
+    @Option(help: "Address to bind.")
+    var host: String?
+
+    @Option(help: "TCP port (0 = any free port). Default 6379.")
+    var port: Int?
+
+    @Option(help: "SQLite database file. Default ./data.db.")
+    var db: String?
+
+    @Option(name: .customLong("pragma-template"), help: "Pragma template: default, performance, safety, minimal, none.")
+    var pragmaTemplate: String?
+
+    @Option(name: .customLong("pragma"), help: "Pragma override NAME=VALUE, applied after the template (repeatable).")
+    var pragmas: [String] = []
+
+    @Option(name: .customLong("network-backend"), help: "auto, uring or epoll.")
+    var networkBackend: String?
+
+    @Option(name: .customLong("sweep-interval-ms"), help: "Milliseconds between expiry sweeps. Default 1000.")
+    var sweepIntervalMs: Int?
+
+    @Option(name: .customLong("sweep-batch-keys"), help: "Expired keys deleted per sweep turn at most. Default 500.")
+    var sweepBatchKeys: Int?
+
+    @Option(name: .customLong("maxclients"), help: "Most simultaneous clients. Default 10000.")
+    var maxClients: Int?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() throws {
+        var options: ServerOptions
+        do {
+            options = try ServerOptions.fromEnvironment()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if let host { options.host = host }
+        if let port {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+            options.port = port
+        }
+        if let db { options.databasePath = db }
+        if let pragmaTemplate {
+            guard let template = PragmaTemplate(rawValue: pragmaTemplate) else {
+                throw ValidationError("unknown pragma template '\(pragmaTemplate)'")
+            }
+            options.pragmaTemplate = template
+        }
+        for text in pragmas {
+            guard let pair = parsePragmaOverride(text) else {
+                throw ValidationError("--pragma expects NAME=VALUE with letters, digits, '_' or '-', got '\(text)'")
+            }
+            options.pragmaOverrides.append(pair)
+        }
+        if let networkBackend {
+            guard let choice = NetworkBackendChoice(rawValue: networkBackend) else {
+                throw ValidationError("--network-backend must be auto, uring or epoll")
+            }
+            options.networkBackend = choice
+        }
+        if let sweepIntervalMs {
+            guard sweepIntervalMs > 0 else { throw ValidationError("--sweep-interval-ms must be > 0") }
+            options.sweepIntervalMs = sweepIntervalMs
+        }
+        if let sweepBatchKeys {
+            guard sweepBatchKeys > 0 else { throw ValidationError("--sweep-batch-keys must be > 0") }
+            options.sweepBatchKeys = sweepBatchKeys
+        }
+        if let maxClients {
+            guard maxClients > 0 else { throw ValidationError("--maxclients must be > 0") }
+            options.networkLimits.maxClients = maxClients
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "resplite")
+
+        let server: RESPLiteServer
+        do {
+            server = try RESPLiteServer.start(options, logger: logger)
+        } catch {
+            FileHandle.standardError.write("resplite: cannot start: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
+
+        // SIGINT/SIGTERM: stop the loop, close the database, exit 0.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let queue = DispatchQueue(label: "resplite-signals")
+        var sources: [DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler {
+                logger.info("received signal \(signalNumber), shutting down")
+                server.stop()
+            }
+            source.resume()
+            sources.append(source)
+        }
+
+        print("RESPLite ready to accept connections on \(server.host):\(server.port) (db \(server.databasePath), template \(options.pragmaTemplate.rawValue), backend \(server.backendName))")
+        fflush(stdout)
+        let failure = server.waitUntilStopped()
+        withExtendedLifetime(sources) {}
+        if let failure {
+            FileHandle.standardError.write("resplite: event loop failed: \(failure)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
+    }
+}
+
+RESPLiteCommand.main()
