@@ -210,47 +210,79 @@ let redisCommandNames: Set<String> = [
     "zunionstore",
 ]
 
-/// Redis' text for an unknown command: the name and up to 128 characters of arguments.
+/// An argument as Redis prints it with `%.Ns`: at most `maxBytes` bytes, cut at the first NUL
+/// byte (C string). Bytes that are not UTF-8 come out as U+FFFD, since messages are Strings.
+func redisFormatArgument(_ argument: ByteView, maxBytes: Int) -> String {
+    var end = 0
+    let limit = min(argument.count, maxBytes)
+    while end < limit && argument[end] != 0 { end += 1 }
+    return argument.slice(0, end).string
+}
+
+/// Redis' text for an unknown command (commandCheckExistence): the name cut at 128 bytes, and
+/// quoted arguments while the list is shorter than 128 bytes, each cut to the room left.
 func unknownCommandMessage(_ args: [ByteView]) -> String {
-    let name = String(args[0].string.prefix(128))
-    var arguments = ""
+    var arguments: [UInt8] = []
     var index = 1
     while index < args.count && arguments.count < 128 {
+        let argument = args[index]
         let room = 128 - arguments.count
-        arguments += "'\(args[index].string.prefix(room))' "
+        arguments.append(UInt8(ascii: "'"))
+        var i = 0
+        while i < argument.count && i < room && argument[i] != 0 {
+            arguments.append(argument[i])
+            i += 1
+        }
+        arguments.append(UInt8(ascii: "'"))
+        arguments.append(UInt8(ascii: " "))
         index += 1
     }
-    return "ERR unknown command '\(name)', with args beginning with: \(arguments)"
+    return "ERR unknown command '\(redisFormatArgument(args[0], maxBytes: 128))', with args beginning with: "
+        + String(decoding: arguments, as: UTF8.self)
 }
 
 // MARK: - Glob matching
 
-/// Redis' stringmatchlen: `*`, `?`, `[abc]`, `[^a-z]`, `\x` escapes; byte-wise.
+/// Redis' stringmatchlen (util.c), byte for byte: `*`, `?`, `[abc]`, `[^a-z]`, `\x` escapes.
+/// Its quirks are kept on purpose, because KEYS and SCAN MATCH must select the same keys as
+/// Redis: class ranges compare bytes as C's signed `char`, an unterminated class ends at the
+/// end of the pattern, and no pattern but the empty one matches the empty string (not even
+/// `*`: KEYS * and SCAN MATCH * skip the matcher, as in Redis).
 func globMatch(_ pattern: ByteView, _ string: ByteView, nocase: Bool = false) -> Bool {
-    var steps = 0
-    return globMatch(pattern, 0, string, 0, nocase: nocase, steps: &steps)
+    var skipLongerMatches = false
+    return globMatch(pattern, 0, string, 0, nocase: nocase, skipLongerMatches: &skipLongerMatches, nesting: 0)
 }
 
-/// Bounded recursion: a pathological pattern (many stars) cannot hang the loop.
-private let globMaxSteps = 1_000_000
+/// Recursion depth bound (one level per non-adjacent `*`), as newer Redis versions have.
+private let globMaxNesting = 1000
 
-private func globMatch(_ p: ByteView, _ pStart: Int, _ s: ByteView, _ sStart: Int, nocase: Bool, steps: inout Int) -> Bool {
+@inline(__always) private func asciiLower(_ byte: UInt8) -> UInt8 {
+    byte >= 65 && byte <= 90 ? byte | 0x20 : byte
+}
+
+@inline(__always) private func signedChar(_ byte: UInt8, nocase: Bool) -> Int {
+    Int(Int8(bitPattern: nocase ? asciiLower(byte) : byte))
+}
+
+private func globMatch(_ p: ByteView, _ pStart: Int, _ s: ByteView, _ sStart: Int, nocase: Bool,
+                       skipLongerMatches: inout Bool, nesting: Int) -> Bool {
+    if nesting > globMaxNesting { return false }
     var pi = pStart
     var si = sStart
-    @inline(__always) func fold(_ b: UInt8) -> UInt8 { nocase && b >= 65 && b <= 90 ? b | 0x20 : b }
     while pi < p.count && si < s.count {
-        steps += 1
-        if steps > globMaxSteps { return false }
         switch p[pi] {
         case UInt8(ascii: "*"):
             while pi + 1 < p.count && p[pi + 1] == UInt8(ascii: "*") { pi += 1 }
             if pi + 1 == p.count { return true }
-            var k = si
-            while k < s.count {
-                if globMatch(p, pi + 1, s, k, nocase: nocase, steps: &steps) { return true }
-                if steps > globMaxSteps { return false }
-                k += 1
+            while si < s.count {
+                if globMatch(p, pi + 1, s, si, nocase: nocase, skipLongerMatches: &skipLongerMatches, nesting: nesting + 1) {
+                    return true
+                }
+                // The rest of the pattern matched nowhere further on: no longer match helps.
+                if skipLongerMatches { return false }
+                si += 1
             }
+            skipLongerMatches = true
             return false
         case UInt8(ascii: "?"):
             si += 1
@@ -259,39 +291,40 @@ private func globMatch(_ p: ByteView, _ pStart: Int, _ s: ByteView, _ sStart: In
             let negate = pi < p.count && p[pi] == UInt8(ascii: "^")
             if negate { pi += 1 }
             var matched = false
-            while pi < p.count {
-                if p[pi] == UInt8(ascii: "\\") && pi + 2 < p.count {
+            while true {
+                if pi + 1 < p.count && p[pi] == UInt8(ascii: "\\") {
                     pi += 1
                     if p[pi] == s[si] { matched = true }
-                } else if p[pi] == UInt8(ascii: "]") {
+                } else if pi < p.count && p[pi] == UInt8(ascii: "]") {
+                    break
+                } else if pi >= p.count {
+                    pi -= 1  // unterminated class: it ends with the pattern
                     break
                 } else if pi + 2 < p.count && p[pi + 1] == UInt8(ascii: "-") {
-                    var start = fold(p[pi]), end = fold(p[pi + 2])
+                    var start = signedChar(p[pi], nocase: nocase)
+                    var end = signedChar(p[pi + 2], nocase: nocase)
                     if start > end { swap(&start, &end) }
-                    let c = fold(s[si])
+                    let c = signedChar(s[si], nocase: nocase)
                     pi += 2
                     if c >= start && c <= end { matched = true }
-                } else if fold(p[pi]) == fold(s[si]) {
+                } else if nocase ? asciiLower(p[pi]) == asciiLower(s[si]) : p[pi] == s[si] {
                     matched = true
                 }
                 pi += 1
             }
-            if pi >= p.count { pi -= 1 }  // unterminated class: Redis treats ']' as implied
             if negate { matched = !matched }
             if !matched { return false }
             si += 1
-        case UInt8(ascii: "\\") where pi + 1 < p.count:
-            pi += 1
-            if p[pi] != s[si] { return false }
-            si += 1
         default:
-            if fold(p[pi]) != fold(s[si]) { return false }
+            if p[pi] == UInt8(ascii: "\\") && pi + 1 < p.count { pi += 1 }
+            if nocase ? asciiLower(p[pi]) != asciiLower(s[si]) : p[pi] != s[si] { return false }
             si += 1
         }
         pi += 1
-    }
-    if si == s.count {
-        while pi < p.count && p[pi] == UInt8(ascii: "*") { pi += 1 }
+        if si == s.count {
+            while pi < p.count && p[pi] == UInt8(ascii: "*") { pi += 1 }
+            break
+        }
     }
     return pi == p.count && si == s.count
 }

@@ -80,7 +80,12 @@ enum KeyCommands {
             if c.args[index].equalsLower("replace") {
                 replace = true
             } else if c.args[index].equalsLower("db") && index + 1 < c.argumentCount {
+                // Redis reads an int (getIntFromObjectOrReply), then selects the database: only 0
+                // exists here.
                 let database = try c.integer(index + 1)
+                guard database >= Int64(Int32.min) && database <= Int64(Int32.max) else {
+                    throw CommandError("ERR value is out of range, value must between \(Int32.min) and \(Int32.max)")
+                }
                 guard database == 0 else { throw CommandError.dbIndexOutOfRange }
                 index += 1
             } else {
@@ -169,18 +174,23 @@ enum KeyCommands {
         c.reply.integer(timeToLive(try c.engine.storage.lookup(c.args[1], now: now), now: now, milliseconds: true))
     }
 
-    /// EXPIRETIME key → absolute unix seconds, -1 without expiry, -2 missing.
-    static func expiretime(_ c: CommandCall) throws { try expireTimeGeneric(c, divisor: 1000) }
+    /// EXPIRETIME key → absolute unix seconds (rounded, as Redis: (ms + 500) / 1000), -1
+    /// without expiry, -2 missing.
+    static func expiretime(_ c: CommandCall) throws { try expireTimeGeneric(c, milliseconds: false) }
 
     /// PEXPIRETIME key → absolute unix milliseconds, -1 without expiry, -2 missing.
-    static func pexpiretime(_ c: CommandCall) throws { try expireTimeGeneric(c, divisor: 1) }
+    static func pexpiretime(_ c: CommandCall) throws { try expireTimeGeneric(c, milliseconds: true) }
 
-    static func expireTimeGeneric(_ c: CommandCall, divisor: Int64) throws {
+    static func expireTimeGeneric(_ c: CommandCall, milliseconds: Bool) throws {
         guard let record = try c.engine.storage.lookup(c.args[1], now: currentTimeMillis()) else {
             c.reply.integer(-2)
             return
         }
-        c.reply.integer(record.expiresAt.map { $0 / divisor } ?? -1)
+        guard let expiresAt = record.expiresAt else {
+            c.reply.integer(-1)
+            return
+        }
+        c.reply.integer(milliseconds ? expiresAt : expiresAt / 1000 + (expiresAt % 1000 >= 500 ? 1 : 0))
     }
 
     /// PERSIST key → 1 if an expiry was removed, 0 otherwise.
@@ -225,10 +235,19 @@ enum KeyCommands {
             }
             index += 2
         }
+        // As Redis, MATCH * filters nothing (the matcher itself never matches the empty key).
+        if let match = pattern, match.count == 1 && match[0] == UInt8(ascii: "*") { pattern = nil }
         let wantedType = typeFilter.map { KeyType(name: $0) }
+        // Ids are positive Int64s: a larger cursor (e.g. "-1", which wraps) is past the end.
+        guard cursor <= UInt64(Int64.max) else {
+            c.reply.arrayHeader(2)
+            c.reply.bulk("0")
+            c.reply.arrayHeader(0)
+            return
+        }
         let limit = Int(min(count, maxScanCount))
         let now = currentTimeMillis()
-        let page = try c.engine.storage.scan(afterId: Int64(bitPattern: cursor), limit: limit)
+        let page = try c.engine.storage.scan(afterId: Int64(cursor), limit: limit)
         let nextCursor = page.count < limit ? 0 : page.last!.id
         var keys: [[UInt8]] = []
         keys.reserveCapacity(page.count)
@@ -275,10 +294,23 @@ enum KeyCommands {
 
     // MARK: OBJECT
 
-    /// OBJECT IDLETIME | ENCODING | REFCOUNT | FREQ | HELP
+    /// OBJECT IDLETIME | ENCODING | REFCOUNT | FREQ | HELP. OBJECT is a container command in
+    /// Redis: an unknown subcommand and each subcommand's arity get Redis' texts.
     static func object(_ c: CommandCall) throws {
         let sub = c.args[1]
-        if sub.equalsLower("help") {
+        let subName: String
+        let arity: Int
+        if sub.equalsLower("help") { (subName, arity) = ("help", 2) }
+        else if sub.equalsLower("idletime") { (subName, arity) = ("idletime", 3) }
+        else if sub.equalsLower("encoding") { (subName, arity) = ("encoding", 3) }
+        else if sub.equalsLower("refcount") { (subName, arity) = ("refcount", 3) }
+        else if sub.equalsLower("freq") { (subName, arity) = ("freq", 3) }
+        else {
+            throw CommandError("ERR unknown subcommand '\(redisFormatArgument(sub, maxBytes: 128))'. Try OBJECT HELP.")
+        }
+        guard c.argumentCount == arity else { throw CommandError.wrongArity("object|\(subName)") }
+        if subName == "help" {
+            // Redis' text, except IDLETIME, which counts from the last write here (deliberate).
             let lines = [
                 "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
@@ -289,17 +321,12 @@ enum KeyCommands {
                 "    seconds elapsed since the last write to the key.",
                 "REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
                 "    <key>.",
-                "HELP", "    Print this help.",
+                "HELP", "    Prints this help.",
             ]
             c.reply.arrayHeader(lines.count)
             for line in lines { c.reply.simple(line) }
             return
         }
-        let known = ["idletime", "encoding", "refcount", "freq"]
-        guard let subName = known.first(where: { sub.string.lowercased() == $0 }) else {
-            throw CommandError("ERR unknown subcommand '\(sub.string.prefix(128))'. Try OBJECT HELP.")
-        }
-        guard c.argumentCount == 3 else { throw CommandError.wrongArity("object|\(subName)") }
         let now = currentTimeMillis()
         let storage = c.engine.storage
         guard let record = try storage.lookup(c.args[2], now: now) else {
@@ -334,18 +361,28 @@ enum KeyCommands {
 }
 
 extension ByteView {
-    /// Redis' SCAN cursor: an unsigned 64-bit decimal.
+    /// Redis' SCAN cursor (parseScanCursorOrReply): strtoul in base 10 over the whole
+    /// argument, so an optional sign is accepted ("-1" wraps, as in C), the empty string is 0,
+    /// and a leading space, trailing garbage or overflow is an invalid cursor.
     func parseUnsignedCursor() -> UInt64? {
-        guard count > 0 && count <= 20 else { return nil }
+        if count == 0 { return 0 }
+        var index = 0
+        var negative = false
+        if self[0] == UInt8(ascii: "+") || self[0] == UInt8(ascii: "-") {
+            negative = self[0] == UInt8(ascii: "-")
+            index = 1
+        }
+        guard index < count else { return nil }
         var value: UInt64 = 0
-        for i in 0..<count {
-            let digit = self[i] &- 48
+        while index < count {
+            let digit = self[index] &- 48
             guard digit <= 9 else { return nil }
             let (times10, o1) = value.multipliedReportingOverflow(by: 10)
             let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
             if o1 || o2 { return nil }
             value = sum
+            index += 1
         }
-        return value
+        return negative ? 0 &- value : value
     }
 }

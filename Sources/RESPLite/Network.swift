@@ -244,7 +244,17 @@ final class ServerCore {
     /// Answers a protocol error and closes the connection once the reply is out.
     private func protocolError(_ client: Client, _ message: String) {
         logger.debug("client \(client.id) (\(client.address)) protocol error: \(message)")
-        client.reply.error("ERR \(message)")
+        // "-ERR <message>\r\n" with each Unicode scalar below 256 written as that one byte:
+        // the parser carries an offending raw byte that way (`RequestParser.messageCharacter`),
+        // so "expected '$', got '\xff'" shows the byte itself, as Redis' %c does. CR and LF
+        // become spaces, as in every error line.
+        let output = client.output
+        output.append("-ERR ")
+        for scalar in message.unicodeScalars {
+            let value = scalar.value
+            output.append(value == 13 || value == 10 ? 32 : value < 256 ? UInt8(value) : UInt8(ascii: "?"))
+        }
+        output.append("\r\n")
         client.closeAfterReply = true
         client.input.removeAll()
         client.parser.reset()

@@ -384,8 +384,12 @@ public struct ReplyWriter {
 
 /// Formats a double as Redis does for scores and INCRBYFLOAT-style replies: integers without
 /// a fraction, "inf"/"-inf", otherwise the shortest form with up to 17 significant digits.
+/// This is exactly C's "%.17g" (what Redis 7.0's addReplyDouble prints): the integer
+/// shortcut prints the same digits, since every integral double below 1e17 has at most 17
+/// significant digits; -0.0 keeps its sign ("-0"), as "%.17g" does.
 public func formatDouble(_ value: Double) -> String {
     if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+    if value == 0 { return value.sign == .minus ? "-0" : "0" }
     if value == value.rounded(.towardZero) && abs(value) < 1e17 {
         return String(Int64(value))
     }
@@ -427,6 +431,7 @@ enum ParseOutcome: Equatable {
     /// The frame is not complete yet; call again from the same frame start with more bytes.
     case needMore
     /// The client sent something over a limit or malformed; the message follows "ERR ".
+    /// Every scalar in it is below U+0100 and stands for one byte (see `messageCharacter`).
     case error(String)
 }
 
@@ -464,26 +469,39 @@ struct RequestParser {
     }
 
     /// Parses the frame that starts at `frame[0]`. On `.complete`, `spans` hold the arguments
-    /// and the parser is ready for the next frame (call `reset` is not needed).
+    /// and the parser is ready for the next frame (call `reset` is not needed). On `.error`
+    /// the parser is reset too (the caller closes the connection anyway).
+    ///
+    /// Checks follow Redis 7's processMultibulkBuffer in order: a header line is only looked
+    /// at once its `\r` and one more byte have arrived; a header line with no `\r` grows
+    /// into an error past `maxInlineBytes`; only then are the marker and the number checked.
     mutating func parse(_ frame: UnsafeRawBufferPointer) -> ParseOutcome {
+        let outcome = parseFrame(frame)
+        if case .error = outcome { reset() }
+        return outcome
+    }
+
+    private mutating func parseFrame(_ frame: UnsafeRawBufferPointer) -> ParseOutcome {
         guard frame.count > 0 else { return .needMore }
         if expectedArguments < 0 && cursor == 0 && frame[0] != UInt8(ascii: "*") {
             return parseInline(frame)
         }
         if expectedArguments < 0 {
-            switch readHeaderLine(frame, from: 0, tooBig: "too big mbulk count string") {
+            switch headerLineEnd(frame, from: 0, tooBig: "too big mbulk count string") {
             case .needMore: return .needMore
             case .error(let message): return .error(message)
-            case .line(let value, let next):
-                guard let value, value <= Int64(limits.maxArguments) else {
+            case .line(let end):
+                // Safe: 1...end lies inside frame (end < frame.count - 1).
+                let digits = ByteView(base: frame.baseAddress! + 1, count: end - 1)
+                guard let value = digits.parseInt64(), value <= Int64(limits.maxArguments) else {
                     return .error("Protocol error: invalid multibulk length")
                 }
                 if value <= 0 {
                     reset()
-                    return .complete(consumed: next, inline: false)
+                    return .complete(consumed: end + 2, inline: false)
                 }
                 expectedArguments = Int(value)
-                cursor = next
+                cursor = end + 2
                 spans.removeAll(keepingCapacity: true)
                 spans.reserveCapacity(Swift.min(expectedArguments, 1024))
             }
@@ -491,19 +509,21 @@ struct RequestParser {
         while spans.count < expectedArguments {
             if pendingBulkLength < 0 {
                 guard cursor < frame.count else { return .needMore }
-                let marker = frame[cursor]
-                guard marker == UInt8(ascii: "$") else {
-                    return .error("Protocol error: expected '$', got '\(printable(marker))'")
-                }
-                switch readHeaderLine(frame, from: cursor, tooBig: "too big bulk count string") {
+                switch headerLineEnd(frame, from: cursor, tooBig: "too big bulk count string") {
                 case .needMore: return .needMore
                 case .error(let message): return .error(message)
-                case .line(let value, let next):
-                    guard let value, value >= 0, value <= Int64(limits.maxBulkBytes) else {
+                case .line(let end):
+                    let marker = frame[cursor]
+                    guard marker == UInt8(ascii: "$") else {
+                        return .error("Protocol error: expected '$', got '\(Self.messageCharacter(marker))'")
+                    }
+                    // Safe: cursor+1...end lies inside frame (end < frame.count - 1).
+                    let digits = ByteView(base: frame.baseAddress! + cursor + 1, count: end - cursor - 1)
+                    guard let value = digits.parseInt64(), value >= 0, value <= Int64(limits.maxBulkBytes) else {
                         return .error("Protocol error: invalid bulk length")
                     }
                     pendingBulkLength = Int(value)
-                    cursor = next
+                    cursor = end + 2
                 }
             }
             // Redis skips the two bytes after the data without checking them; so do we.
@@ -519,55 +539,69 @@ struct RequestParser {
     }
 
     private enum HeaderLine {
-        case line(Int64?, next: Int)
+        /// The line's `\r` is at `end`, and at least one byte follows it.
+        case line(end: Int)
         case needMore
         case error(String)
     }
 
-    /// Reads `<marker><integer>\r\n` starting at `start`; the value is nil if not an integer.
-    private func readHeaderLine(_ frame: UnsafeRawBufferPointer, from start: Int, tooBig: String) -> HeaderLine {
-        let searchEnd = Swift.min(frame.count, start + limits.maxInlineBytes)
-        var index = start + 1
-        while index < searchEnd && frame[index] != UInt8(ascii: "\r") { index += 1 }
-        if index >= searchEnd {
-            if frame.count - start > limits.maxInlineBytes { return .error("Protocol error: \(tooBig)") }
-            return .needMore
+    /// Finds the `\r` ending the header line that starts at `start` (as Redis, the search
+    /// starts at the marker byte itself and is not bounded; the byte after `\r` is skipped
+    /// unchecked). With no `\r` yet, more than `maxInlineBytes` pending bytes is an error.
+    private func headerLineEnd(_ frame: UnsafeRawBufferPointer, from start: Int, tooBig: String) -> HeaderLine {
+        let remaining = frame.count - start
+        // Safe: start < frame.count (callers check), memchr reads [start, frame.count).
+        guard let found = memchr(frame.baseAddress! + start, 13, remaining) else {
+            return remaining > limits.maxInlineBytes ? .error("Protocol error: \(tooBig)") : .needMore
         }
-        guard index + 1 < frame.count else { return .needMore }
-        // Safe: start+1...index lies inside frame.
-        let digits = ByteView(base: frame.baseAddress! + start + 1, count: index - start - 1)
-        return .line(digits.parseInt64(), next: index + 2)
+        let end = frame.baseAddress!.distance(to: UnsafeRawPointer(found))
+        guard end + 1 < frame.count else { return .needMore }
+        return .line(end: end)
+    }
+
+    /// The offending byte as Redis' `%c` prints it into an error reply: the raw byte, with
+    /// CR and LF turned into spaces (addReplyErrorFormat). The byte is carried as the
+    /// Unicode scalar of the same value; `ServerCore.protocolError` writes scalars below 256
+    /// as single bytes, so the wire shows the very byte Redis would send.
+    static func messageCharacter(_ byte: UInt8) -> Character {
+        byte == 13 || byte == 10 ? " " : Character(Unicode.Scalar(byte))
     }
 
     /// An inline command: one line split on blanks, with Redis' quoting rules.
+    /// As Redis: a line needs its `\n` (a `\r` before it is dropped); with no `\n` yet, more
+    /// than `maxInlineBytes` pending bytes is an error. (Redis never completes an inline line
+    /// that holds a NUL byte, its strchr stops there; here NUL is an ordinary byte.)
     private mutating func parseInline(_ frame: UnsafeRawBufferPointer) -> ParseOutcome {
-        var newline = -1
-        let searchEnd = Swift.min(frame.count, limits.maxInlineBytes + 1)
-        for i in 0..<searchEnd where frame[i] == UInt8(ascii: "\n") {
-            newline = i
-            break
-        }
-        if newline < 0 {
+        let searchLength = Swift.min(frame.count, limits.maxInlineBytes + 1)
+        // Safe: memchr reads [0, searchLength) of frame.
+        guard let found = memchr(frame.baseAddress!, 10, searchLength) else {
             if frame.count > limits.maxInlineBytes { return .error("Protocol error: too big inline request") }
             return .needMore
         }
+        let newline = frame.baseAddress!.distance(to: UnsafeRawPointer(found))
         var lineEnd = newline
         if lineEnd > 0 && frame[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
         spans.removeAll(keepingCapacity: true)
         inlineScratch.removeAll()
-        guard splitInlineArguments(UnsafeRawBufferPointer(rebasing: frame[0..<lineEnd])) else {
+        if let message = splitInlineArguments(UnsafeRawBufferPointer(rebasing: frame[0..<lineEnd])) {
             spans.removeAll(keepingCapacity: true)
-            return .error("Protocol error: unbalanced quotes in request")
+            return .error(message)
         }
         return .complete(consumed: newline + 1, inline: true)
     }
 
-    /// Redis' sdssplitargs: blanks separate; "..." with \n \r \t \b \a \\ \" \xHH escapes;
-    /// '...' with \' only; a closing quote must be followed by a blank or the end.
-    private mutating func splitInlineArguments(_ line: UnsafeRawBufferPointer) -> Bool {
+    /// Redis' sdssplitargs: leading blanks (isspace) are skipped; an unquoted token ends at
+    /// space, \t, \r or \n (not at \v or \f, which stay in the token); "..." knows the
+    /// \n \r \t \b \a \xHH escapes (any other escaped byte stands for itself); '...' knows
+    /// \' only; a closing quote must be followed by a blank (isspace) or the end of the line;
+    /// quotes may start in the middle of a token (ab"cd" is abcd). Returns an error message,
+    /// or nil with the arguments in `spans` (offsets into `inlineScratch`).
+    private mutating func splitInlineArguments(_ line: UnsafeRawBufferPointer) -> String? {
         var index = 0
         let end = line.count
-        func isBlank(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 10 || byte == 13 || byte == 11 || byte == 12 }
+        // C isspace in the "C" locale.
+        func isSpace(_ byte: UInt8) -> Bool { byte == 32 || (byte >= 9 && byte <= 13) }
+        func endsToken(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 10 || byte == 13 }
         func hexValue(_ byte: UInt8) -> UInt8? {
             switch byte {
             case 48...57: return byte - 48
@@ -576,16 +610,17 @@ struct RequestParser {
             default: return nil
             }
         }
+        let unbalanced = "Protocol error: unbalanced quotes in request"
         while true {
-            while index < end && isBlank(line[index]) { index += 1 }
-            if index >= end { return true }
+            while index < end && isSpace(line[index]) { index += 1 }
+            if index >= end { return nil }
             let start = inlineScratch.count
             var inDouble = false
             var inSingle = false
             var done = false
             while !done {
                 if inDouble {
-                    guard index < end else { return false }
+                    guard index < end else { return unbalanced }
                     let byte = line[index]
                     if byte == UInt8(ascii: "\\") && index + 3 < end && line[index + 1] == UInt8(ascii: "x"),
                        let high = hexValue(line[index + 2]), let low = hexValue(line[index + 3]) {
@@ -602,27 +637,27 @@ struct RequestParser {
                         default: inlineScratch.append(line[index])
                         }
                     } else if byte == UInt8(ascii: "\"") {
-                        if index + 1 < end && !isBlank(line[index + 1]) { return false }
+                        if index + 1 < end && !isSpace(line[index + 1]) { return unbalanced }
                         done = true
                     } else {
                         inlineScratch.append(byte)
                     }
                 } else if inSingle {
-                    guard index < end else { return false }
+                    guard index < end else { return unbalanced }
                     let byte = line[index]
                     if byte == UInt8(ascii: "\\") && index + 1 < end && line[index + 1] == UInt8(ascii: "'") {
                         index += 1
                         inlineScratch.append(UInt8(ascii: "'"))
                     } else if byte == UInt8(ascii: "'") {
-                        if index + 1 < end && !isBlank(line[index + 1]) { return false }
+                        if index + 1 < end && !isSpace(line[index + 1]) { return unbalanced }
                         done = true
                     } else {
                         inlineScratch.append(byte)
                     }
                 } else {
-                    if index >= end { done = true; break }
+                    if index >= end { break }
                     let byte = line[index]
-                    if isBlank(byte) {
+                    if endsToken(byte) {
                         done = true
                     } else if byte == UInt8(ascii: "\"") {
                         inDouble = true
@@ -634,13 +669,11 @@ struct RequestParser {
                 }
                 if index < end { index += 1 }
             }
-            if spans.count >= limits.maxArguments { return false }
+            // Redis has no such bound (a 64 KB line holds at most 32K arguments); a lower
+            // configured maxArguments still applies to inline requests.
+            if spans.count >= limits.maxArguments { return "Protocol error: too many arguments in inline request" }
             spans.append(ArgumentSpan(offset: start, length: inlineScratch.count - start))
         }
-    }
-
-    private func printable(_ byte: UInt8) -> String {
-        byte >= 32 && byte < 127 ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
     }
 }
 
@@ -804,9 +837,17 @@ public enum ReplyDecoder {
             if count < 0 { value = .null; break }
             guard let items = try aggregate(count) else { return nil }
             value = marker == UInt8(ascii: "*") ? .array(items) : marker == UInt8(ascii: "~") ? .set(items) : .push(items)
-        case UInt8(ascii: "%"):
+        case UInt8(ascii: "%"), UInt8(ascii: "|"):
             let count = try number()
-            guard count >= 0, let items = try aggregate(count * 2) else { return nil }
+            if count < 0 { value = .null; break }
+            guard count <= maxElements / 2 else { throw DecodeError(message: "aggregate too large") }
+            guard let items = try aggregate(count * 2) else { return nil }
+            if marker == UInt8(ascii: "|") {
+                // An attribute: metadata in front of the real reply, which follows. Dropped.
+                guard let reply = try decodeValue(bytes, &cursor, depth: depth + 1) else { return nil }
+                value = reply
+                break
+            }
             value = .map(stride(from: 0, to: items.count, by: 2).map { (items[$0], items[$0 + 1]) })
         case UInt8(ascii: "_"): value = .null
         case UInt8(ascii: ","):
@@ -818,7 +859,9 @@ public enum ReplyDecoder {
                 guard let d = Double(line) else { throw DecodeError(message: "bad double '\(line)'") }
                 value = .double(d)
             }
-        case UInt8(ascii: "#"): value = .boolean(line == "t")
+        case UInt8(ascii: "#"):
+            guard line == "t" || line == "f" else { throw DecodeError(message: "bad boolean '\(line)'") }
+            value = .boolean(line == "t")
         case UInt8(ascii: "("): value = .bigNumber(line)
         default:
             throw DecodeError(message: "unknown reply type byte \(marker)")

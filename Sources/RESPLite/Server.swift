@@ -209,6 +209,7 @@ public final class RESPLiteServer: @unchecked Sendable {
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
         finished.wait()
+        finished.signal()  // others may be waiting too (waitUntilStopped)
         Glibc.close(wakeFD)
     }
 

@@ -288,15 +288,15 @@ enum Schema {
     static let migrations: [Int32: String] = [
         1: """
         CREATE TABLE IF NOT EXISTS redis_keys (
-            key        BLOB    NOT NULL PRIMARY KEY,
-            id         INTEGER NOT NULL UNIQUE,      -- stable id: SCAN cursor, collection rows
+            id         INTEGER PRIMARY KEY,          -- rowid: SCAN cursor, owner of collection rows
+            key        BLOB    NOT NULL UNIQUE,
             type       INTEGER NOT NULL,             -- 1 string, 2 hash, 3 set, 4 list, 5 zset
             expires_at INTEGER,                      -- absolute unix ms, NULL = no expiry
             updated_at INTEGER NOT NULL,             -- unix ms of the last write
             version    INTEGER NOT NULL,             -- +1 on every write
             count      INTEGER NOT NULL DEFAULT 0,   -- elements of a collection
             value      BLOB                          -- the value of a string (last: large)
-        ) WITHOUT ROWID;
+        );
         CREATE INDEX IF NOT EXISTS redis_keys_expires_at ON redis_keys(expires_at)
             WHERE expires_at IS NOT NULL;
         """,
@@ -354,9 +354,6 @@ final class Storage {
     private let logger: Logger
     private var checkpointer: Checkpointer?
 
-    /// Next id for a new key (max(id)+1 at open; gaps are harmless).
-    private var nextKeyId: Int64
-
     // Transaction statements, prepared once.
     private let beginStatement: Statement
     private let commitStatement: Statement
@@ -405,7 +402,6 @@ final class Storage {
             // Probe the file so a corrupt or non-database file fails here, not on first use.
             _ = try connection.scalar("SELECT count(*) FROM sqlite_schema")
             try Schema.migrate(connection)
-            nextKeyId = (Int64(try connection.scalar("SELECT max(id) FROM redis_keys") ?? "0") ?? 0) + 1
 
             beginStatement = try connection.prepare("BEGIN")
             commitStatement = try connection.prepare("COMMIT")
@@ -421,8 +417,8 @@ final class Storage {
             // One upsert serves SET and its variants: ?5 = 1 keeps a live TTL (KEEPTTL, INCR...).
             // The WHERE makes it a no-op on a key of another type (changes() == 0).
             upsertStringStatement = try connection.prepare("""
-                INSERT INTO redis_keys(key, id, type, expires_at, updated_at, version, count, value)
-                VALUES (?1, ?2, 1, ?3, ?4, 1, 0, ?6)
+                INSERT INTO redis_keys(key, type, expires_at, updated_at, version, count, value)
+                VALUES (?1, 1, ?3, ?4, 1, 0, ?6)
                 ON CONFLICT(key) DO UPDATE SET
                     expires_at = CASE WHEN ?5 AND redis_keys.expires_at > ?4 THEN redis_keys.expires_at
                                       ELSE excluded.expires_at END,
@@ -432,8 +428,8 @@ final class Storage {
                 WHERE redis_keys.type = 1
                 """)
             insertStringStatement = try connection.prepare("""
-                INSERT INTO redis_keys(key, id, type, expires_at, updated_at, version, count, value)
-                VALUES (?1, ?2, 1, ?3, ?4, 1, 0, ?5)
+                INSERT INTO redis_keys(key, type, expires_at, updated_at, version, count, value)
+                VALUES (?1, 1, ?3, ?4, 1, 0, ?5)
                 """)
             deleteStatement = try connection.prepare("DELETE FROM redis_keys WHERE key = ?1 RETURNING id, type, expires_at")
             setExpiryStatement = try connection.prepare(
@@ -497,6 +493,7 @@ final class Storage {
             if connection.inTransaction { try? rollbackStatement.run() }
             throw error
         }
+        checkpointer?.catchUpIfFarBehind(connection)
     }
 
     func rollbackBatch() {
@@ -573,8 +570,6 @@ final class Storage {
         try willWrite()
         let statement = upsertStringStatement
         statement.bind(1, key)
-        statement.bind(2, nextKeyId)
-        nextKeyId += 1
         statement.bind(3, expiresAt)
         statement.bind(4, now)
         statement.bind(5, Int64(keepTTL ? 1 : 0))
@@ -585,8 +580,6 @@ final class Storage {
             _ = try deleteKey(key)
             let insert = insertStringStatement
             insert.bind(1, key)
-            insert.bind(2, nextKeyId)
-            nextKeyId += 1
             insert.bind(3, expiresAt)
             insert.bind(4, now)
             insert.bind(5, value)
@@ -692,7 +685,7 @@ final class Storage {
 
     /// A random live key, or nil if none was found in a bounded number of tries.
     func randomKey(now: Int64) throws -> [UInt8]? {
-        let maxId = nextKeyId
+        let maxId = (Int64(try connection.scalar("SELECT max(id) FROM redis_keys") ?? "0") ?? 0) + 1
         for attempt in 0..<16 {
             let start = attempt < 15 ? Int64.random(in: 0..<maxId) : 0
             randomStatement.bind(1, start)
@@ -762,6 +755,12 @@ final class Checkpointer: @unchecked Sendable {
         // Open here so a failure is reported at start-up; hand the connection to the thread.
         let connection = try SQLiteConnection(path: path)
         try connection.execute("PRAGMA busy_timeout=0")
+        // A new connection learns the journal mode when it first reads the file; until then
+        // a checkpoint answers "not in WAL mode" (-1 frames).
+        guard try connection.scalar("PRAGMA journal_mode")?.lowercased() == "wal" else {
+            connection.close()
+            throw SQLiteError(code: SQLITE_ERROR, message: "checkpointer: database is not in WAL mode")
+        }
         let box = ConnectionBox(connection)
         let thread = Thread { [self] in
             self.run(box.connection)
@@ -782,7 +781,9 @@ final class Checkpointer: @unchecked Sendable {
         let context = Unmanaged.passUnretained(self).toOpaque()
         sqlite3_wal_hook(connection.handle, { context, _, _, pages in
             if pages >= Checkpointer.walPagesThreshold, let context {
-                Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().signal()
+                let checkpointer = Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue()
+                checkpointer.walPages = pages
+                checkpointer.signal()
             }
             return SQLITE_OK
         }, context)
@@ -790,6 +791,30 @@ final class Checkpointer: @unchecked Sendable {
     }
 
     private var hookedConnection: SQLiteConnection?
+
+    /// WAL size in pages after the last commit that crossed the threshold. Written and read
+    /// on the loop thread only (the hook runs there).
+    var walPages: Int32 = 0
+
+    /// Under sustained writes a background PASSIVE checkpoint never catches up with the
+    /// newest frame, so the WAL is never restarted and would grow without bound. Past this
+    /// many pages the loop thread, the only writer, runs one PASSIVE checkpoint itself between
+    /// transactions: the background thread has already copied nearly every frame, so it is
+    /// short, and the next write restarts the WAL (truncated to `journal_size_limit`).
+    static let walForcePages: Int32 = 8 * walPagesThreshold
+
+    /// Called by the loop after a commit.
+    func catchUpIfFarBehind(_ connection: SQLiteConnection) {
+        guard walPages >= Self.walForcePages else { return }
+        walPages = 0
+        var logFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        let result = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &checkpointed)
+        if result == SQLITE_OK { forcedCheckpoints += 1 }
+    }
+
+    /// Checkpoints the loop had to run itself (INFO, tests).
+    private(set) var forcedCheckpoints = 0
 
     func signal() {
         condition.lock()
@@ -821,6 +846,7 @@ final class Checkpointer: @unchecked Sendable {
             var logFrames: Int32 = 0
             var checkpointed: Int32 = 0
             let result = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &checkpointed)
+            logger.trace("checkpoint: result \(result) log \(logFrames) checkpointed \(checkpointed)")
             if result == SQLITE_OK {
                 if logFrames > 0 { completed += 1 }
             } else if result != SQLITE_BUSY && result != SQLITE_LOCKED {

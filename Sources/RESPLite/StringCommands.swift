@@ -20,32 +20,41 @@ enum StringCommands {
     }
 
     /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT ts | PXAT ms | KEEPTTL]
+    ///
+    /// Options are parsed as Redis' parseExtendedStringArgumentsOrReply: NX and XX exclude each
+    /// other, KEEPTTL excludes the expiry options, and an expiry option excludes the other
+    /// expiry options (repeating the same one is allowed, the last wins). The expiry value is
+    /// validated only after the whole option list parsed, so a syntax error wins over a bad
+    /// number, as in Redis.
     static func set(_ c: CommandCall) throws {
         var options = SetOptions()
-        let now = currentTimeMillis()
+        var nx = false, xx = false
+        var unit: ExpiryUnit? = nil
+        var expiryIndex = 0
         var index = 3
-        var expirySeen = false
         while index < c.argumentCount {
             let option = c.args[index]
-            let hasNext = index + 1 < c.argumentCount
-            if option.equalsLower("nx") && options.condition != .ifExists {
-                options.condition = .ifMissing
-            } else if option.equalsLower("xx") && options.condition != .ifMissing {
-                options.condition = .ifExists
+            if option.equalsLower("nx") && !xx {
+                nx = true
+            } else if option.equalsLower("xx") && !nx {
+                xx = true
             } else if option.equalsLower("get") {
                 options.returnOld = true
-            } else if option.equalsLower("keepttl") && !expirySeen {
+            } else if option.equalsLower("keepttl") && unit == nil {
                 options.keepTTL = true
-                expirySeen = true
-            } else if !expirySeen && !options.keepTTL && hasNext, let unit = expiryUnit(option) {
-                options.expiresAt = try expiryArgument(c, index + 1, unit: unit, now: now)
-                expirySeen = true
+            } else if let optionUnit = expiryUnit(option), !options.keepTTL, unit == nil || unit == optionUnit,
+                      index + 1 < c.argumentCount {
+                unit = optionUnit
+                expiryIndex = index + 1
                 index += 1
             } else {
                 throw CommandError.syntax
             }
             index += 1
         }
+        options.condition = nx ? .ifMissing : (xx ? .ifExists : .always)
+        let now = currentTimeMillis()
+        if let unit { options.expiresAt = try expiryArgument(c, expiryIndex, unit: unit, now: now) }
         try setGeneric(c, key: c.args[1], value: c.args[2], options, now: now)
     }
 
@@ -83,33 +92,43 @@ enum StringCommands {
         try setGeneric(c, key: c.args[1], value: c.args[2], options, now: currentTimeMillis())
     }
 
-    /// The shared body of SET, SETEX, PSETEX and GETSET.
+    /// The shared body of SET, SETEX, PSETEX and GETSET (Redis' setGenericCommand): with GET
+    /// the old value is read first (WRONGTYPE on another type, nothing written); NX/XX decide
+    /// whether to write; the reply is OK / null, or the old value with GET.
     static func setGeneric(_ c: CommandCall, key: ByteView, value: ByteView, _ options: SetOptions, now: Int64) throws {
         let storage = c.engine.storage
-        if options.condition == .always && !options.returnOld {
+        if options.condition == .always && !options.returnOld && !options.keepTTL {
             // The hot path: one upsert, no read.
-            try storage.writeString(key, value, expiresAt: options.expiresAt, keepTTL: options.keepTTL, now: now)
+            try storage.writeString(key, value, expiresAt: options.expiresAt, keepTTL: false, now: now)
             c.reply.ok()
             return
         }
         var oldValue: [UInt8]? = nil
-        var exists: Bool
+        var exists = false
+        var expiresAt = options.expiresAt
+        var keepTTL = options.keepTTL
         if options.returnOld {
             switch try storage.readString(key, now: now) {
-            case .missing: exists = false
+            case .missing: break
             case .wrongType: throw CommandError.wrongType
             case .value(let value, _):
                 exists = true
-                oldValue = value.array
+                oldValue = value.array  // copied: the write below reuses the row
             }
-        } else {
-            exists = try storage.lookup(key, now: now) != nil
+        } else if let record = try storage.lookup(key, now: now) {
+            exists = true
+            // KEEPTTL keeps the TTL of whatever the key held. The storage upsert keeps the TTL
+            // of a string only, so for another type the TTL is passed on explicitly.
+            if keepTTL && record.type != .string {
+                expiresAt = record.expiresAt
+                keepTTL = false
+            }
         }
         let allowed = options.condition == .always
             || (options.condition == .ifMissing && !exists)
             || (options.condition == .ifExists && exists)
         if allowed {
-            try storage.writeString(key, value, expiresAt: options.expiresAt, keepTTL: options.keepTTL, now: now)
+            try storage.writeString(key, value, expiresAt: expiresAt, keepTTL: keepTTL, now: now)
         }
         if options.returnOld {
             if let oldValue { c.reply.bulk(oldValue) } else { c.reply.null() }
@@ -156,37 +175,66 @@ enum StringCommands {
         case .missing: c.reply.null()
         case .wrongType: throw CommandError.wrongType
         case .value(let value, _):
-            c.reply.bulk(value)
-            try storage.deleteKey(c.args[1])
+            try replyBulk(c, value) { try storage.deleteKey(c.args[1]) }
         }
     }
 
     /// GETEX key [EX s | PX ms | EXAT ts | PXAT ms | PERSIST]
+    ///
+    /// As Redis: options parsed first (syntax errors), then a missing key answers null and a
+    /// key of another type WRONGTYPE before the expiry value is validated; an EXAT/PXAT in the
+    /// past deletes the key after returning its value.
     static func getex(_ c: CommandCall) throws {
-        let now = currentTimeMillis()
-        var newExpiry: Int64?? = nil  // nil: unchanged; .some(nil): persist
+        var persist = false
+        var unit: ExpiryUnit? = nil
+        var expiryIndex = 0
         var index = 2
         while index < c.argumentCount {
             let option = c.args[index]
-            if option.equalsLower("persist") && newExpiry == nil {
-                newExpiry = .some(nil)
-            } else if newExpiry == nil && index + 1 < c.argumentCount, let unit = expiryUnit(option) {
-                newExpiry = .some(try expiryArgument(c, index + 1, unit: unit, now: now))
+            if option.equalsLower("persist") && unit == nil {
+                persist = true
+            } else if let optionUnit = expiryUnit(option), !persist, unit == nil || unit == optionUnit,
+                      index + 1 < c.argumentCount {
+                unit = optionUnit
+                expiryIndex = index + 1
                 index += 1
             } else {
                 throw CommandError.syntax
             }
             index += 1
         }
+        let now = currentTimeMillis()
+        let key = c.args[1]
         let storage = c.engine.storage
-        switch try storage.readString(c.args[1], now: now) {
+        switch try storage.readString(key, now: now) {
         case .missing: c.reply.null()
         case .wrongType: throw CommandError.wrongType
         case .value(let value, let expiresAt):
-            c.reply.bulk(value)
-            if let newExpiry, newExpiry != expiresAt {
-                try storage.setExpiry(c.args[1], expiresAt: newExpiry, now: now)
+            let newExpiry = try unit.map { try expiryArgument(c, expiryIndex, unit: $0, now: now) }
+            try replyBulk(c, value) {
+                if let newExpiry, let unit {
+                    if (unit == .unixSeconds || unit == .unixMilliseconds) && newExpiry <= now {
+                        try storage.deleteKey(key)
+                    } else if newExpiry != expiresAt {
+                        try storage.setExpiry(key, expiresAt: newExpiry, now: now)
+                    }
+                } else if persist && expiresAt != nil {
+                    try storage.setExpiry(key, expiresAt: nil, now: now)
+                }
             }
+        }
+    }
+
+    /// Replies with a value read from storage, then runs the command's write. If the write
+    /// fails the reply is withdrawn, so the client sees the error alone.
+    static func replyBulk(_ c: CommandCall, _ value: ByteView, thenWrite write: () throws -> Void) throws {
+        let mark = c.reply.buffer.count
+        c.reply.bulk(value)
+        do {
+            try write()
+        } catch {
+            c.reply.buffer.truncate(to: mark)
+            throw error
         }
     }
 
@@ -314,7 +362,8 @@ enum StringCommands {
             }
             current = value.array
         }
-        guard offset + Int64(patch.count) <= maxStringBytes else {
+        // As Redis' checkStringLength, without overflowing on huge offsets.
+        guard offset <= maxStringBytes - Int64(patch.count) else {
             throw CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
         }
         let end = Int(offset) + patch.count
@@ -361,9 +410,9 @@ enum StringCommands {
     }
 
     /// INCRBYFLOAT key increment → the new value as a bulk string (long double precision,
-    /// formatted like Redis: no exponent, trailing zeros removed).
+    /// formatted like Redis: no exponent, trailing zeros removed). Checked in Redis' order:
+    /// the key's type, its value, then the increment.
     static func incrbyfloat(_ c: CommandCall) throws {
-        guard let increment = c.args[2].parseLongDouble() else { throw CommandError.notFloat }
         let now = currentTimeMillis()
         let storage = c.engine.storage
         var current: Float80 = 0
@@ -374,6 +423,7 @@ enum StringCommands {
             guard let parsed = value.parseLongDouble() else { throw CommandError.notFloat }
             current = parsed
         }
+        guard let increment = c.args[2].parseLongDouble() else { throw CommandError.notFloat }
         let result = current + increment
         guard result.isFinite else { throw CommandError("ERR increment would produce NaN or Infinity") }
         let text = formatLongDouble(result)
@@ -385,9 +435,10 @@ enum StringCommands {
 }
 
 extension ByteView {
-    /// Redis' string2ld: strtold over the whole argument, no spaces, finite or inf, no NaN.
+    /// Redis' string2ld: strtold over the whole argument (shorter than 5120 bytes), no leading
+    /// space, no NaN, and no overflow or underflow to zero (ERANGE).
     func parseLongDouble() -> Float80? {
-        if count == 0 || count > 5_000 { return nil }
+        if count == 0 || count >= 5_120 { return nil }
         let first = self[0]
         if first == 32 || (first >= 9 && first <= 13) { return nil }
         var text = [CChar](repeating: 0, count: count + 1)
@@ -397,8 +448,11 @@ extension ByteView {
         }
         return text.withUnsafeBufferPointer { pointer -> Float80? in
             var end: UnsafeMutablePointer<CChar>? = nil
+            errno = 0
             let value = strtold(pointer.baseAddress!, &end)
+            let rangeError = errno == ERANGE
             guard let end, end - UnsafeMutablePointer(mutating: pointer.baseAddress!) == count else { return nil }
+            if rangeError && (value.isInfinite || value == 0) { return nil }
             return value.isNaN ? nil : value
         }
     }

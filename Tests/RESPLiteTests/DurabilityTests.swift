@@ -1,0 +1,117 @@
+// Group commit and durability: an acknowledged write is committed before its reply; a
+// storage failure answers errors and loses nothing acknowledged; the WAL stays bounded.
+
+import Foundation
+import XCTest
+@testable import RESPLite
+
+final class DurabilityTests: XCTestCase {
+    /// Replies leave only after COMMIT: another SQLite connection sees every acknowledged write.
+    func testAcknowledgedWritesAreVisibleToAnotherConnection() throws {
+        try forEachBackend { server in
+            let client = try server.client()
+            let commands = (0..<200).map { [Array("SET".utf8), Array("g:\($0)".utf8), Array("\($0)".utf8)] }
+            XCTAssertTrue(try client.pipeline(commands).allSatisfy { $0 == ok })
+            let reader = try SQLiteConnection(path: server.databasePath, readOnly: true)
+            defer { reader.close() }
+            XCTAssertEqual(try reader.scalar("SELECT count(*) FROM redis_keys WHERE key >= CAST('g:' AS BLOB) AND key < CAST('g;' AS BLOB)"), "200")
+        }
+    }
+
+    /// Disk full (max_page_count): writes answer a clear error, reads keep working, every
+    /// acknowledged write is present after a restart, and a failed write left nothing.
+    func testDiskFullAnswersErrorsAndLosesNothingAcknowledged() throws {
+        let server = try TestServer(configure: { $0.pragmaOverrides = [("max_page_count", "64")] })
+        let client = try server.client()
+        var acknowledged: [String] = []
+        var refused: [String] = []
+        let value = String(repeating: "x", count: 1_500)
+        for round in 0..<40 {
+            let keys = (0..<10).map { "full:\(round):\($0)" }
+            let replies = try client.pipeline(keys.map { [Array("SET".utf8), Array($0.utf8), Array(value.utf8)] })
+            for (key, reply) in zip(keys, replies) {
+                if reply == ok {
+                    acknowledged.append(key)
+                } else {
+                    XCTAssertTrue(errorText(reply)?.hasPrefix("ERR disk full") ?? false, "\(reply)")
+                    refused.append(key)
+                }
+            }
+        }
+        XCTAssertFalse(acknowledged.isEmpty)
+        XCTAssertFalse(refused.isEmpty, "the page limit was never reached")
+        // Reads keep working while full.
+        XCTAssertEqual(try client.run("GET", acknowledged[0]), bulk(value))
+        XCTAssertEqual(try client.run("PING"), simple("PONG"))
+        // Space returns when keys are deleted.
+        XCTAssertEqual(try client.run("DEL", acknowledged.removeFirst(), acknowledged.removeFirst(), acknowledged.removeFirst()), int(3))
+        XCTAssertEqual(try client.run("SET", "after", "small"), ok)
+        acknowledged.append("after")
+
+        try server.restart()
+        let again = try server.client()
+        XCTAssertEqual(try again.run("DBSIZE"), int(Int64(acknowledged.count)))
+        for key in acknowledged where key != "after" { XCTAssertEqual(try again.run("STRLEN", key), int(1_500), key) }
+        for key in refused { XCTAssertEqual(try again.run("EXISTS", key), int(0), key) }
+    }
+
+    /// Checkpoints run off the loop: after many writes the data reaches the main file and the
+    /// WAL stays bounded.
+    func testWalIsCheckpointedAndBounded() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        let value = [UInt8](repeating: 0x61, count: 4_000)
+        for round in 0..<40 {
+            let commands = (0..<100).map { [Array("SET".utf8), Array("w:\(round):\($0)".utf8), value] }
+            XCTAssertTrue(try client.pipeline(commands).allSatisfy { $0 == ok })
+        }
+        // ~16 MB written. The checkpointer copies it into the database file (which only grows
+        // through checkpoints in WAL mode) within a few seconds.
+        let deadline = Date(timeIntervalSinceNow: 15)
+        var databaseBytes: Int64 = 0
+        while Date() < deadline {
+            databaseBytes = (try? FileManager.default.attributesOfItem(atPath: server.databasePath)[.size] as? Int64) ?? 0
+            if databaseBytes > 12_000_000 { break }
+            usleep(50_000)
+        }
+        XCTAssertGreaterThan(databaseBytes, 12_000_000)
+        let walBytes = (try? FileManager.default.attributesOfItem(atPath: server.databasePath + "-wal")[.size] as? Int64) ?? 0
+        XCTAssertLessThan(walBytes, 64 * 1024 * 1024 + 1_000_000)
+    }
+
+    /// Every pragma template opens, serves and persists.
+    func testEveryPragmaTemplateWorks() throws {
+        for template in PragmaTemplate.allCases {
+            let server = try TestServer(configure: { $0.pragmaTemplate = template })
+            XCTAssertEqual(try server.client().run("SET", "t", template.rawValue), ok)
+            try server.restart()
+            XCTAssertEqual(try server.client().run("GET", "t"), bulk(template.rawValue), template.rawValue)
+        }
+    }
+
+    /// The schema carries its version and a file from an older version is upgraded in place.
+    func testSchemaVersionIsRecorded() throws {
+        let server = try TestServer()
+        XCTAssertEqual(try server.client().run("SET", "v", "1"), ok)
+        server.stop()
+        let connection = try SQLiteConnection(path: server.databasePath)
+        defer { connection.close() }
+        XCTAssertEqual(try connection.scalar("PRAGMA user_version"), String(Schema.version))
+        XCTAssertEqual(try connection.scalar("SELECT CAST(value AS TEXT) FROM redis_keys WHERE key = CAST('v' AS BLOB)"), "1")
+    }
+
+    func testNewerSchemaVersionIsRefused() throws {
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/future.db"
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA user_version = 999")
+        connection.close()
+        var options = ServerOptions()
+        options.port = 0
+        options.databasePath = path
+        XCTAssertThrowsError(try RESPLiteServer.start(options, logger: quietLogger)) { error in
+            XCTAssertTrue("\(error)".contains("newer"), "\(error)")
+        }
+    }
+}
