@@ -63,9 +63,11 @@ final class Engine {
         stats.commandsProcessed += 1
         if client.batchStart < 0 {
             client.batchStart = client.output.count
+            client.batchEnd = client.batchStart
             batchClients.append(client)
         }
         client.batchCommands += 1
+        defer { client.batchEnd = client.output.count }
 
         guard let command = table.lookup(args[0]) else {
             let name = args[0].string.lowercased()
@@ -100,6 +102,7 @@ final class Engine {
         if storage.batchLost {
             // SQLite rolled back the whole transaction (I/O error, disk full): every command
             // of the batch is lost, so every one of them answers an error.
+            client.batchEnd = client.output.count
             failBatch(failure ?? storage.connection.lastError)
         }
     }
@@ -136,8 +139,14 @@ final class Engine {
         stats.batchesFailed += 1
         let message = Self.message(for: error)
         for client in batchClients {
+            // Bytes queued after the batch's replies (a protocol error) are kept after the
+            // errors that replace those replies.
+            let tail = client.output.count > client.batchEnd
+                ? [UInt8](UnsafeRawBufferPointer(rebasing: client.output.readableBytes[(client.batchEnd - client.output.readIndex)...]))
+                : []
             client.output.truncate(to: client.batchStart)
             for _ in 0..<client.batchCommands { client.reply.error(message) }
+            client.output.append(tail)
             client.batchStart = -1
             client.batchCommands = 0
         }

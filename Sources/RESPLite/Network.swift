@@ -46,6 +46,8 @@ final class Client {
     /// Group-commit bookkeeping: output offset and commands of this client in the open batch.
     var batchStart = -1
     var batchCommands = 0
+    /// Output offset just after the batch's last reply.
+    var batchEnd = 0
 
     /// Close once the queued replies are sent (QUIT, protocol error).
     var closeAfterReply = false

@@ -20,10 +20,9 @@ enum ServerCommands {
         c.client.closeAfterReply = true
     }
 
-    /// DBSIZE → keys in the database (like Redis, keys that expired but were not yet swept
-    /// still count).
+    /// DBSIZE → live keys in the database (expired keys not yet swept do not count).
     static func dbsize(_ c: CommandCall) throws {
-        c.reply.integer(try c.engine.storage.keyCount())
+        c.reply.integer(try c.engine.storage.keyCount(now: currentTimeMillis()))
     }
 
     /// FLUSHDB [ASYNC | SYNC] and FLUSHALL [ASYNC | SYNC] (one database: the same).

@@ -438,7 +438,8 @@ final class Storage {
                 "UPDATE redis_keys SET key = ?2, updated_at = ?3, version = version + 1 WHERE key = ?1")
             scanStatement = try connection.prepare(
                 "SELECT id, key, type, expires_at FROM redis_keys WHERE id > ?1 ORDER BY id LIMIT ?2")
-            countStatement = try connection.prepare("SELECT count(*) FROM redis_keys")
+            countStatement = try connection.prepare(
+                "SELECT (SELECT count(*) FROM redis_keys) - (SELECT count(*) FROM redis_keys WHERE expires_at <= ?1)")
             expiredStatement = try connection.prepare(
                 "SELECT key FROM redis_keys WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2")
             randomStatement = try connection.prepare(
@@ -576,16 +577,21 @@ final class Storage {
         statement.bind(6, value)
         try statement.run()
         if connection.changes == 0 {
-            // The key holds another type: remove it whole, then insert the string.
-            _ = try deleteKey(key)
+            // The key holds another type: remove it whole, then insert the string (keeping the
+            // old key's live TTL if asked to, as the upsert does for a string).
+            try deleteKey(key)
+            let keptExpiry = lastDeletedExpiresAt.flatMap { $0 > now ? $0 : nil }
             let insert = insertStringStatement
             insert.bind(1, key)
-            insert.bind(3, expiresAt)
+            insert.bind(3, keepTTL ? keptExpiry : expiresAt)
             insert.bind(4, now)
             insert.bind(5, value)
             try insert.run()
         }
     }
+
+    /// The expiry of the row `deleteKey` removed last (nil: none, or no TTL).
+    private(set) var lastDeletedExpiresAt: Int64?
 
     /// Deletes a key and everything it owns. True if a row existed that was still live at
     /// `now` (the default counts any row, expired or not).
@@ -599,6 +605,7 @@ final class Storage {
         let id = statement.int64(0)
         let type = KeyType(rawValue: statement.int64(1))
         let expiresAt = statement.optionalInt64(2)
+        lastDeletedExpiresAt = expiresAt
         while try statement.step() {}
         statement.reset()
         try deleteMembers(id: id, type: type)
@@ -665,8 +672,10 @@ final class Storage {
         return keys
     }
 
-    /// All key rows (expired ones included), O(n) on the id index.
-    func keyCount() throws -> Int64 {
+    /// Live keys: all rows (O(n) over the smallest index) minus the expired rows not yet
+    /// swept (a range of the partial expiry index).
+    func keyCount(now: Int64) throws -> Int64 {
+        countStatement.bind(1, now)
         defer { countStatement.reset() }
         guard try countStatement.step() else { return 0 }
         return countStatement.int64(0)

@@ -97,16 +97,14 @@ enum StringCommands {
     /// whether to write; the reply is OK / null, or the old value with GET.
     static func setGeneric(_ c: CommandCall, key: ByteView, value: ByteView, _ options: SetOptions, now: Int64) throws {
         let storage = c.engine.storage
-        if options.condition == .always && !options.returnOld && !options.keepTTL {
+        if options.condition == .always && !options.returnOld {
             // The hot path: one upsert, no read.
-            try storage.writeString(key, value, expiresAt: options.expiresAt, keepTTL: false, now: now)
+            try storage.writeString(key, value, expiresAt: options.expiresAt, keepTTL: options.keepTTL, now: now)
             c.reply.ok()
             return
         }
         var oldValue: [UInt8]? = nil
         var exists = false
-        var expiresAt = options.expiresAt
-        var keepTTL = options.keepTTL
         if options.returnOld {
             switch try storage.readString(key, now: now) {
             case .missing: break
@@ -115,20 +113,14 @@ enum StringCommands {
                 exists = true
                 oldValue = value.array  // copied: the write below reuses the row
             }
-        } else if let record = try storage.lookup(key, now: now) {
-            exists = true
-            // KEEPTTL keeps the TTL of whatever the key held. The storage upsert keeps the TTL
-            // of a string only, so for another type the TTL is passed on explicitly.
-            if keepTTL && record.type != .string {
-                expiresAt = record.expiresAt
-                keepTTL = false
-            }
+        } else {
+            exists = try storage.lookup(key, now: now) != nil
         }
         let allowed = options.condition == .always
             || (options.condition == .ifMissing && !exists)
             || (options.condition == .ifExists && exists)
         if allowed {
-            try storage.writeString(key, value, expiresAt: expiresAt, keepTTL: keepTTL, now: now)
+            try storage.writeString(key, value, expiresAt: options.expiresAt, keepTTL: options.keepTTL, now: now)
         }
         if options.returnOld {
             if let oldValue { c.reply.bulk(oldValue) } else { c.reply.null() }

@@ -20,10 +20,8 @@ final class KeyCommandTests: XCTestCase {
         server = nil
     }
 
-    private var injected: Int64 = 9_200_000
     private func makeKey(_ key: String, _ type: KeyType) throws {
-        injected += 1
-        try injectKey(databasePath: server.databasePath, key: Array(key.utf8), type: type, id: injected)
+        try injectKey(databasePath: server.databasePath, key: Array(key.utf8), type: type)
     }
 
     private func keys(_ reply: RESPValue) -> [String] {
@@ -459,5 +457,22 @@ extension RESPValue {
     var arrayCount: Int {
         if case .array(let items) = self { return items.count }
         return -1
+    }
+}
+
+extension KeyCommandTests {
+    /// DBSIZE counts live keys only: an expired key that the sweeper has not reached yet
+    /// does not count (the sweeper is slowed down so the row is still there).
+    func testDbsizeIgnoresExpiredRowsNotYetSwept() throws {
+        let server = try TestServer(configure: { $0.sweepIntervalMs = 60_000 })
+        let client = try server.client()
+        XCTAssertEqual(try client.run("SET", "live", "1"), ok)
+        XCTAssertEqual(try client.run("SET", "dying", "1", "PX", "20"), ok)
+        XCTAssertEqual(try client.run("DBSIZE"), int(2))
+        usleep(60_000)
+        XCTAssertEqual(try client.run("DBSIZE"), int(1))
+        let reader = try SQLiteConnection(path: server.databasePath, readOnly: true)
+        defer { reader.close() }
+        XCTAssertEqual(try reader.scalar("SELECT count(*) FROM redis_keys"), "2", "the expired row is still stored")
     }
 }

@@ -45,16 +45,17 @@ func escapedBytes(_ text: String) -> [UInt8] {
 }
 
 /// Inserts the metadata row of a key of another type straight into RESPLite's database file
-/// (the server keeps running: WAL lets a second connection write between group commits).
-func injectKey(databasePath: String, key: [UInt8], type: KeyType, id: Int64, count: Int64 = 1) throws {
+/// (the server keeps running: WAL lets a second connection write between group commits). The
+/// id is left to SQLite (the rowid), as the server's own inserts do.
+func injectKey(databasePath: String, key: [UInt8], type: KeyType, count: Int64 = 1) throws {
     let connection = try SQLiteConnection(path: databasePath)
     defer { connection.close() }
     try connection.execute("PRAGMA busy_timeout=5000")
     let hexKey = key.map { String(format: "%02x", $0) }.joined()
     let now = currentTimeMillis()
     try connection.execute("""
-        INSERT INTO redis_keys(key, id, type, expires_at, updated_at, version, count, value)
-        VALUES (X'\(hexKey)', \(id), \(type.rawValue), NULL, \(now), 1, \(count), NULL)
+        INSERT INTO redis_keys(key, type, expires_at, updated_at, version, count, value)
+        VALUES (X'\(hexKey)', \(type.rawValue), NULL, \(now), 1, \(count), NULL)
         """)
 }
 
@@ -63,7 +64,6 @@ final class DifferentialRunner {
     let redis: RESPClient
     let lite: RESPClient
     let liteServer: TestServer
-    private var nextInjectedId: Int64 = 9_100_000
     private(set) var mismatches: [String] = []
     private(set) var compared = 0
 
@@ -100,8 +100,7 @@ final class DifferentialRunner {
                 }()
                 let reply = try redis.command(redisCommand)
                 precondition(reply == int(1), "\(redisCommand) on redis: \(reply)")
-                nextInjectedId += 1
-                try injectKey(databasePath: liteServer.databasePath, key: key, type: type, id: nextInjectedId)
+                try injectKey(databasePath: liteServer.databasePath, key: key, type: type)
             default:
                 preconditionFailure("unknown directive \(step[0])")
             }

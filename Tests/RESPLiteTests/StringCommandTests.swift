@@ -48,10 +48,8 @@ final class StringCommandTests: XCTestCase {
     }
 
     /// A hash key (collections are not built yet: its row is inserted into the file).
-    private var injected: Int64 = 9_000_000
     private func makeHash(_ key: String) throws {
-        injected += 1
-        try injectKey(databasePath: server.databasePath, key: Array(key.utf8), type: .hash, id: injected)
+        try injectKey(databasePath: server.databasePath, key: Array(key.utf8), type: .hash)
     }
 
     // MARK: SET family
