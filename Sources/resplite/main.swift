@@ -46,6 +46,15 @@ struct RESPLiteCommand: ParsableCommand {
     var logLevel: String = "info"
 
     func run() throws {
+        // Block SIGINT/SIGTERM before any thread exists: every thread inherits the mask, so
+        // the signals wait for the `sigwait` below instead of landing on the loop thread.
+        var stopSignalsMask = sigset_t()
+        sigemptyset(&stopSignalsMask)
+        sigaddset(&stopSignalsMask, SIGINT)
+        sigaddset(&stopSignalsMask, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &stopSignalsMask, nil)
+        let stopSignals = stopSignalsMask
+
         var options: ServerOptions
         do {
             options = try ServerOptions.fromEnvironment()
@@ -106,24 +115,19 @@ struct RESPLiteCommand: ParsableCommand {
         }
 
         // SIGINT/SIGTERM: stop the loop, close the database, exit 0.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let queue = DispatchQueue(label: "resplite-signals")
-        var sources: [DispatchSourceSignal] = []
-        for signalNumber in [SIGINT, SIGTERM] {
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            source.setEventHandler {
-                logger.info("received signal \(signalNumber), shutting down")
-                server.stop()
-            }
-            source.resume()
-            sources.append(source)
+        let signalThread = Thread {
+            var received: Int32 = 0
+            var signals = stopSignals
+            sigwait(&signals, &received)
+            logger.info("received signal \(received), shutting down")
+            server.stop()
         }
+        signalThread.name = "resplite-signals"
+        signalThread.start()
 
         print("RESPLite ready to accept connections on \(server.host):\(server.port) (db \(server.databasePath), template \(options.pragmaTemplate.rawValue), backend \(server.backendName))")
         fflush(stdout)
         let failure = server.waitUntilStopped()
-        withExtendedLifetime(sources) {}
         if let failure {
             FileHandle.standardError.write("resplite: event loop failed: \(failure)\n".data(using: .utf8)!)
             throw ExitCode(1)
