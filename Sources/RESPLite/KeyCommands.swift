@@ -113,7 +113,14 @@ enum KeyCommands {
             }
             try storage.copyString(value, to: c.args[2], expiresAt: source.expiresAt, now: now)
         default:
-            throw CommandError.notSupported
+            // A new key of the same type, the members copied row by row inside SQLite.
+            try storage.deleteKey(c.args[2])
+            let (destination, _) = try storage.collectionForWrite(c.args[2], type: source.type, now: now)
+            try storage.copyMembers(from: source.id, to: destination.id, type: source.type)
+            try storage.adjustCount(id: destination.id, by: source.count, now: now)
+            if let expiresAt = source.expiresAt {
+                try storage.setExpiry(c.args[2], expiresAt: expiresAt, now: now)
+            }
         }
         c.reply.integer(1)
     }

@@ -369,6 +369,28 @@ public struct ReplyWriter {
         buffer.append("\r\n")
     }
 
+    /// A map of `count` pairs: RESP3 `%`, RESP2 a flat array of 2×count (HGETALL).
+    public func mapHeader(_ count: Int) {
+        if resp3 {
+            buffer.append(UInt8(ascii: "%"))
+            buffer.appendDecimal(Int64(count))
+            buffer.append("\r\n")
+        } else {
+            arrayHeader(count * 2)
+        }
+    }
+
+    /// A set of `count` elements: RESP3 `~`, RESP2 an array (SMEMBERS).
+    public func setHeader(_ count: Int) {
+        if resp3 {
+            buffer.append(UInt8(ascii: "~"))
+            buffer.appendDecimal(Int64(count))
+            buffer.append("\r\n")
+        } else {
+            arrayHeader(count)
+        }
+    }
+
     /// A double reply: RESP3 `,` or a RESP2 bulk string with Redis' formatting.
     public func double(_ value: Double) {
         let text = formatDouble(value)

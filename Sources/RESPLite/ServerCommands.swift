@@ -36,9 +36,13 @@ enum ServerCommands {
     }
 }
 
-/// Every command, as data. Key positions follow Redis' legacy (first, last, step) triple;
-/// last = -1 means "through the last argument".
-let allCommands: [Command] = [
+/// Every command, as data: the core table below and one table per collection type (each in
+/// its type's file).
+let allCommands: [Command] = coreCommands + hashCommands + setCommands + listCommands + zsetCommands
+
+/// Key positions follow Redis' legacy (first, last, step) triple; last = -1 means "through
+/// the last argument".
+let coreCommands: [Command] = [
     // Connection
     Command("ping", arity: -1, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ServerCommands.ping),
     Command("echo", arity: 2, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ServerCommands.echo),

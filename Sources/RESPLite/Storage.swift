@@ -283,7 +283,7 @@ public enum KeyType: Int64, Sendable {
 /// The schema, one script per version; `user_version` records how far a file has come.
 /// Documented in spec/schema.md.
 enum Schema {
-    static let version: Int32 = 1
+    static let version: Int32 = 2
 
     static let migrations: [Int32: String] = [
         1: """
@@ -299,6 +299,37 @@ enum Schema {
         );
         CREATE INDEX IF NOT EXISTS redis_keys_expires_at ON redis_keys(expires_at)
             WHERE expires_at IS NOT NULL;
+        """,
+        // Collections: members live in one table per type, owned by redis_keys.id, so RENAME
+        // is O(1) and DEL removes a range of one index.
+        2: """
+        CREATE TABLE IF NOT EXISTS redis_hashes (
+            key_id     INTEGER NOT NULL,             -- redis_keys.id
+            field      BLOB    NOT NULL,
+            value      BLOB    NOT NULL,
+            expires_at INTEGER,                      -- per-field TTL (HEXPIRE), absolute unix ms
+            PRIMARY KEY (key_id, field)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS redis_hashes_expires_at ON redis_hashes(expires_at)
+            WHERE expires_at IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS redis_sets (
+            key_id INTEGER NOT NULL,
+            member BLOB    NOT NULL,
+            PRIMARY KEY (key_id, member)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS redis_lists (
+            key_id INTEGER NOT NULL,
+            seq    INTEGER NOT NULL,                 -- position: dense from the head
+            value  BLOB    NOT NULL,
+            UNIQUE (key_id, seq)
+        );
+        CREATE TABLE IF NOT EXISTS redis_zsets (
+            key_id INTEGER NOT NULL,
+            member BLOB    NOT NULL,
+            score  REAL    NOT NULL,
+            PRIMARY KEY (key_id, member)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS redis_zsets_by_score ON redis_zsets(key_id, score, member);
         """,
     ]
 
@@ -612,11 +643,143 @@ final class Storage {
         return expiresAt.map { $0 > now } ?? true
     }
 
-    /// Deletes the rows a collection owns (none for strings; the collection tables come with
-    /// the collection types).
+    /// Deletes the rows a collection owns (strings own none).
     private func deleteMembers(id: Int64, type: KeyType?) throws {
-        _ = id
-        _ = type
+        let statement: Statement
+        switch type {
+        case .hash: statement = try cached("DELETE FROM redis_hashes WHERE key_id = ?1")
+        case .set: statement = try cached("DELETE FROM redis_sets WHERE key_id = ?1")
+        case .list: statement = try cached("DELETE FROM redis_lists WHERE key_id = ?1")
+        case .zset: statement = try cached("DELETE FROM redis_zsets WHERE key_id = ?1")
+        case .string, .none: return
+        }
+        statement.bind(1, id)
+        try statement.run()
+    }
+
+    /// Copies the rows a collection owns to another key id (COPY).
+    func copyMembers(from source: Int64, to destination: Int64, type: KeyType) throws {
+        let statement: Statement
+        switch type {
+        case .hash: statement = try cached("INSERT INTO redis_hashes(key_id, field, value, expires_at) SELECT ?2, field, value, expires_at FROM redis_hashes WHERE key_id = ?1")
+        case .set: statement = try cached("INSERT INTO redis_sets(key_id, member) SELECT ?2, member FROM redis_sets WHERE key_id = ?1")
+        case .list: statement = try cached("INSERT INTO redis_lists(key_id, seq, value) SELECT ?2, seq, value FROM redis_lists WHERE key_id = ?1")
+        case .zset: statement = try cached("INSERT INTO redis_zsets(key_id, member, score) SELECT ?2, member, score FROM redis_zsets WHERE key_id = ?1")
+        case .string: return
+        }
+        try willWrite()
+        statement.bind(1, source)
+        statement.bind(2, destination)
+        try statement.run()
+    }
+
+    // MARK: Statement cache
+
+    /// Statements prepared on first use, keyed by the address of their SQL literal (one
+    /// lookup of a pointer per use). Lets each type's file keep its SQL next to its code.
+    private var statementCache: [UnsafeRawPointer: Statement] = [:]
+
+    /// The cached statement for a SQL literal. The caller binds, steps and resets it (or uses
+    /// `run`); a statement whose rows are read as views must be `track`ed.
+    @inline(__always) func cached(_ sql: StaticString) throws -> Statement {
+        let address = UnsafeRawPointer(sql.utf8Start)
+        if let statement = statementCache[address] { return statement }
+        let statement = try connection.prepare(sql.description)
+        statementCache[address] = statement
+        return statement
+    }
+
+    /// Registers a statement whose column views must stay valid until the end of the command
+    /// (it is reset by `endCommand`). Call before stepping.
+    @inline(__always) func trackUntilEndOfCommand(_ statement: Statement) {
+        track(statement)
+    }
+
+    // MARK: Collections
+
+    /// The live record of a collection key for reading: nil if missing, WRONGTYPE if the key
+    /// holds another type.
+    func collectionForRead(_ key: ByteView, type: KeyType, now: Int64) throws -> KeyRecord? {
+        guard let record = try lookup(key, now: now) else { return nil }
+        guard record.type == type else { throw CommandError.wrongType }
+        return record
+    }
+
+    /// The record of a collection key for writing: an existing live key of `type`, or a new
+    /// empty one (an expired row and its members are removed first). WRONGTYPE for another
+    /// type. A new key must receive members in the same command: `adjustCount` deletes a
+    /// collection whose count is 0.
+    func collectionForWrite(_ key: ByteView, type: KeyType, now: Int64) throws -> (record: KeyRecord, created: Bool) {
+        if let record = try lookup(key, now: now) {
+            guard record.type == type else { throw CommandError.wrongType }
+            return (record, false)
+        }
+        try deleteKey(key)  // an expired row, if any, with its members
+        let insert = try cached("""
+            INSERT INTO redis_keys(key, type, expires_at, updated_at, version, count, value)
+            VALUES (?1, ?2, NULL, ?3, 1, 0, NULL) RETURNING id
+            """)
+        insert.bind(1, key)
+        insert.bind(2, type.rawValue)
+        insert.bind(3, now)
+        defer { insert.reset() }
+        guard try insert.step() else { throw SQLiteError(code: 1, message: "insert returned no id") }
+        let id = insert.int64(0)
+        return (KeyRecord(id: id, type: type, expiresAt: nil, updatedAt: now, count: 0), true)
+    }
+
+    /// Adds `delta` (may be 0 or negative) to a collection's element count and records the
+    /// write; a collection left empty is deleted as a key. Returns the new count.
+    @discardableResult
+    func adjustCount(id: Int64, by delta: Int64, now: Int64) throws -> Int64 {
+        try willWrite()
+        let update = try cached("""
+            UPDATE redis_keys SET count = count + ?2, updated_at = ?3, version = version + 1
+            WHERE id = ?1 RETURNING count, type
+            """)
+        update.bind(1, id)
+        update.bind(2, delta)
+        update.bind(3, now)
+        defer { update.reset() }
+        guard try update.step() else { return 0 }
+        let count = update.int64(0)
+        let type = KeyType(rawValue: update.int64(1))
+        update.reset()
+        assert(count >= 0, "collection count below zero")
+        if count <= 0 {
+            let delete = try cached("DELETE FROM redis_keys WHERE id = ?1")
+            delete.bind(1, id)
+            try delete.run()
+            try deleteMembers(id: id, type: type)
+        }
+        return count
+    }
+
+    /// Checks every invariant of the schema; returns one line per violation (empty = ok).
+    /// For tests and the reliability tools: O(n) over the whole database.
+    func checkConsistency(now: Int64) throws -> [String] {
+        var problems: [String] = []
+        let checks: [(String, String)] = [
+            ("integrity", "SELECT CASE WHEN (SELECT integrity_check FROM pragma_integrity_check LIMIT 1) = 'ok' THEN 0 ELSE 1 END"),
+            ("unknown key types", "SELECT count(*) FROM redis_keys WHERE type NOT IN (1, 2, 3, 4, 5)"),
+            ("strings without a value", "SELECT count(*) FROM redis_keys WHERE type = 1 AND value IS NULL"),
+            ("collections with a value", "SELECT count(*) FROM redis_keys WHERE type <> 1 AND value IS NOT NULL"),
+            ("empty collections", "SELECT count(*) FROM redis_keys WHERE type <> 1 AND count <= 0"),
+            ("hash rows without a hash key", "SELECT count(*) FROM redis_hashes h WHERE NOT EXISTS (SELECT 1 FROM redis_keys k WHERE k.id = h.key_id AND k.type = 2)"),
+            ("set rows without a set key", "SELECT count(*) FROM redis_sets s WHERE NOT EXISTS (SELECT 1 FROM redis_keys k WHERE k.id = s.key_id AND k.type = 3)"),
+            ("list rows without a list key", "SELECT count(*) FROM redis_lists l WHERE NOT EXISTS (SELECT 1 FROM redis_keys k WHERE k.id = l.key_id AND k.type = 4)"),
+            ("zset rows without a zset key", "SELECT count(*) FROM redis_zsets z WHERE NOT EXISTS (SELECT 1 FROM redis_keys k WHERE k.id = z.key_id AND k.type = 5)"),
+            ("hash counts that differ from rows", "SELECT count(*) FROM redis_keys k WHERE k.type = 2 AND k.count <> (SELECT count(*) FROM redis_hashes WHERE key_id = k.id)"),
+            ("set counts that differ from rows", "SELECT count(*) FROM redis_keys k WHERE k.type = 3 AND k.count <> (SELECT count(*) FROM redis_sets WHERE key_id = k.id)"),
+            ("list counts that differ from rows", "SELECT count(*) FROM redis_keys k WHERE k.type = 4 AND k.count <> (SELECT count(*) FROM redis_lists WHERE key_id = k.id)"),
+            ("zset counts that differ from rows", "SELECT count(*) FROM redis_keys k WHERE k.type = 5 AND k.count <> (SELECT count(*) FROM redis_zsets WHERE key_id = k.id)"),
+            ("NaN scores", "SELECT count(*) FROM redis_zsets WHERE score <> score"),
+        ]
+        for (name, sql) in checks {
+            let value = try connection.scalar(sql) ?? "0"
+            if value != "0" { problems.append("\(name): \(value)") }
+        }
+        return problems
     }
 
     /// Sets or clears a key's expiry. The caller checked the key is live.
