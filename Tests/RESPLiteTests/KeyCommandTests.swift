@@ -154,10 +154,10 @@ final class KeyCommandTests: XCTestCase {
         XCTAssertEqual(try c.run("COPY", "a", "d", "DB", "x"), err("ERR value is not an integer or out of range"))
         XCTAssertEqual(try c.run("COPY", "a", "d", "FOO"), err("ERR syntax error"))
         XCTAssertEqual(try c.run("EXISTS", "d"), int(0))
-        // Collections cannot be copied until their commands exist.
+        // Collections are copied with their type (members: see the collection tests).
         try makeKey("h", .hash)
-        XCTAssertEqual(try c.run("COPY", "h", "h2"), err("ERR command not supported yet"))
-        XCTAssertEqual(try c.run("EXISTS", "h2"), int(0))
+        XCTAssertEqual(try c.run("COPY", "h", "h2"), int(1))
+        XCTAssertEqual(try c.run("TYPE", "h2"), simple("hash"))
     }
 
     // MARK: Expiry
