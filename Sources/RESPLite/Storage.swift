@@ -755,9 +755,9 @@ final class Storage {
         return count
     }
 
-    /// Checks every invariant of the schema; returns one line per violation (empty = ok).
-    /// For tests and the reliability tools: O(n) over the whole database.
-    func checkConsistency(now: Int64) throws -> [String] {
+    /// Checks every invariant of the schema over any connection to a database file (tests
+    /// open their own); returns one line per violation (empty = ok). O(n) over everything.
+    static func checkConsistency(_ connection: SQLiteConnection) throws -> [String] {
         var problems: [String] = []
         let checks: [(String, String)] = [
             ("integrity", "SELECT CASE WHEN (SELECT integrity_check FROM pragma_integrity_check LIMIT 1) = 'ok' THEN 0 ELSE 1 END"),

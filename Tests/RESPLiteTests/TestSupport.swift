@@ -220,3 +220,10 @@ func freePort() throws -> Int {
     close(fd)
     return port
 }
+
+/// Every schema invariant of a server's database file (see `Storage.checkConsistency`).
+func consistencyProblems(_ databasePath: String) throws -> [String] {
+    let connection = try SQLiteConnection(path: databasePath, readOnly: true)
+    defer { connection.close() }
+    return try Storage.checkConsistency(connection)
+}
