@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "cshims.h"
+#include <malloc.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -22,4 +23,9 @@ uint32_t cshim_feat_ext_arg(void) { return IORING_FEAT_EXT_ARG; }
 
 int cshim_accept_nonblocking(int listen_fd) {
     return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+uint64_t cshim_heap_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return (uint64_t)info.uordblks + (uint64_t)info.hblkhd;
 }

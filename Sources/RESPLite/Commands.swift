@@ -47,6 +47,10 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let noStorage = CommandFlags(rawValue: 1 << 5)
     public static let loading = CommandFlags(rawValue: 1 << 6)
     public static let stale = CommandFlags(rawValue: 1 << 7)
+    /// Allowed before AUTH when a password is set (AUTH, HELLO, QUIT); never fed to MONITOR.
+    public static let noAuth = CommandFlags(rawValue: 1 << 8)
+    public static let pubsub = CommandFlags(rawValue: 1 << 9)
+    public static let noscript = CommandFlags(rawValue: 1 << 10)
 
     /// The names COMMAND INFO reports.
     public var names: [String] {
@@ -55,8 +59,11 @@ public struct CommandFlags: OptionSet, Sendable {
         if contains(.readonly) { result.append("readonly") }
         if contains(.denyOOM) { result.append("denyoom") }
         if contains(.admin) { result.append("admin") }
+        if contains(.pubsub) { result.append("pubsub") }
+        if contains(.noscript) { result.append("noscript") }
         if contains(.loading) { result.append("loading") }
         if contains(.stale) { result.append("stale") }
+        if contains(.noAuth) { result.append("no_auth") }
         if contains(.fast) { result.append("fast") }
         return result
     }
@@ -86,7 +93,10 @@ public typealias CommandHandler = (CommandCall) throws -> Void
 /// A command's metadata and handler. Arity follows Redis: positive = exact argument count
 /// (including the name), negative = at least that many.
 public struct Command {
+    /// The command's own name: error texts use it, whatever the command is called by.
     public let name: String
+    /// The name clients call it by (differs after a rename policy).
+    public internal(set) var publicName: String
     public let arity: Int
     public let flags: CommandFlags
     public let firstKey: Int
@@ -98,6 +108,7 @@ public struct Command {
     init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),
          group: String, handler: @escaping CommandHandler) {
         self.name = name
+        self.publicName = name
         self.arity = arity
         self.flags = flags
         self.firstKey = keys.0
@@ -115,25 +126,39 @@ public struct Command {
 /// All commands, looked up case-insensitively without allocating (open addressing over
 /// lowercase names).
 final class CommandTable {
+    /// The commands callable, under their public names (COMMAND output).
     private(set) var commands: [Command] = []
     private var slots: [Int32]
     private let mask: Int
+    /// Names that answer `ERR command not supported yet`: disabled commands, and Redis
+    /// commands not implemented (minus the old names of renamed commands, which are unknown).
+    private let unsupportedNames: Set<String>
 
-    init(_ commands: [Command]) {
+    init(_ all: [Command], renamed: [String: String] = [:], disabled: Set<String> = []) {
+        let renamed = Dictionary(renamed.map { ($0.key.lowercased(), $0.value.lowercased()) }, uniquingKeysWith: { $1 })
+        let disabled = Set(disabled.map { $0.lowercased() }).union(renamed.filter { $0.value.isEmpty }.map(\.key))
         var size = 64
-        while size < commands.count * 4 { size *= 2 }
+        while size < all.count * 4 { size *= 2 }
         slots = [Int32](repeating: -1, count: size)
         mask = size - 1
-        for command in commands { insert(command) }
+        unsupportedNames = redisCommandNames.union(disabled).subtracting(renamed.filter { !$0.value.isEmpty }.map(\.key))
+        for var command in all where !disabled.contains(command.name) {
+            if let newName = renamed[command.name] { command.publicName = newName }
+            insert(command)
+        }
+    }
+
+    func isUnsupported(_ name: ByteView) -> Bool {
+        name.count <= 64 && unsupportedNames.contains(name.string.lowercased())
     }
 
     private func insert(_ command: Command) {
-        precondition(command.name == command.name.lowercased(), "command names are lowercase")
+        let key = command.publicName
         let index = Int32(commands.count)
         commands.append(command)
-        var slot = command.name.utf8.withContiguousStorageIfAvailable { Self.hash(ByteView(UnsafeRawBufferPointer($0))) }! & mask
+        var slot = key.utf8.withContiguousStorageIfAvailable { Self.hash(ByteView(UnsafeRawBufferPointer($0))) }! & mask
         while slots[slot] >= 0 {
-            precondition(commands[Int(slots[slot])].name != command.name, "duplicate command \(command.name)")
+            precondition(commands[Int(slots[slot])].publicName != key, "duplicate command \(key)")
             slot = (slot + 1) & mask
         }
         slots[slot] = index
@@ -158,7 +183,7 @@ final class CommandTable {
             let index = slots[slot]
             if index < 0 { return nil }
             let command = commands[Int(index)]
-            if command.name.utf8.count == name.count && matches(command.name, name) { return command }
+            if command.publicName.utf8.count == name.count && matches(command.publicName, name) { return command }
             slot = (slot + 1) & mask
         }
     }
@@ -327,4 +352,161 @@ private func globMatch(_ p: ByteView, _ pStart: Int, _ s: ByteView, _ sStart: In
         }
     }
     return pi == p.count && si == s.count
+}
+
+// MARK: - COMMAND
+
+/// COMMAND, COUNT, INFO, DOCS, LIST, GETKEYS: answered from the command table, so what is
+/// listed is exactly what dispatch accepts (renamed commands under their new names, disabled
+/// ones absent).
+enum CommandIntrospection {
+    static func command(_ c: CommandCall) throws {
+        let table = c.engine.table
+        guard c.argumentCount >= 2 else {
+            c.reply.arrayHeader(table.commands.count)
+            for command in table.commands { writeInfo(command, c.reply) }
+            return
+        }
+        let sub = c.args[1].string.lowercased()
+        switch sub {
+        case "count":
+            guard c.argumentCount == 2 else { throw CommandError.wrongArity("command|count") }
+            c.reply.integer(table.commands.count)
+        case "info":
+            if c.argumentCount == 2 {
+                c.reply.arrayHeader(table.commands.count)
+                for command in table.commands { writeInfo(command, c.reply) }
+                return
+            }
+            c.reply.arrayHeader(c.argumentCount - 2)
+            for index in 2..<c.argumentCount {
+                if let command = table.lookup(c.args[index]) { writeInfo(command, c.reply) } else { c.reply.nullArray() }
+            }
+        case "docs":
+            let selected = c.argumentCount == 2
+                ? table.commands
+                : (2..<c.argumentCount).compactMap { table.lookup(c.args[$0]) }
+            c.reply.mapHeader(selected.count)
+            for command in selected {
+                c.reply.bulk(command.publicName)
+                c.reply.mapHeader(3)
+                c.reply.bulk("summary"); c.reply.bulk(summary(command))
+                c.reply.bulk("since"); c.reply.bulk("1.0.0")
+                c.reply.bulk("group"); c.reply.bulk(command.group)
+            }
+        case "list":
+            var names = table.commands
+            if c.argumentCount > 2 {
+                guard c.argumentCount == 5, c.args[2].equalsLower("filterby") else { throw CommandError.syntax }
+                let value = c.args[4]
+                if c.args[3].equalsLower("pattern") {
+                    names = names.filter { command in Array(command.publicName.utf8).withByteView { globMatch(value, $0, nocase: true) } }
+                } else if c.args[3].equalsLower("aclcat") {
+                    let category = value.string.lowercased()
+                    names = names.filter { categories($0).contains("@" + category) }
+                } else if c.args[3].equalsLower("module") {
+                    names = []
+                } else {
+                    throw CommandError.syntax
+                }
+            }
+            c.reply.arrayHeader(names.count)
+            for command in names { c.reply.bulk(command.publicName) }
+        case "getkeys":
+            guard c.argumentCount >= 3, let command = table.lookup(c.args[2]) else {
+                throw CommandError("ERR Invalid command specified")
+            }
+            let arguments = Array(c.args[2...])
+            guard command.acceptsArgumentCount(arguments.count) else {
+                throw CommandError("ERR Invalid number of arguments specified for command")
+            }
+            let positions = keyPositions(command, argumentCount: arguments.count)
+            guard !positions.isEmpty else { throw CommandError("ERR The command has no key arguments") }
+            c.reply.arrayHeader(positions.count)
+            for position in positions { c.reply.bulk(arguments[position]) }
+        case "help":
+            let lines = ["COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                         "(no subcommand)", "    Return details about all commands.", "COUNT", "    Return the total number of commands.",
+                         "DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
+                         "GETKEYS <full-command>", "    Return the keys from a full command.",
+                         "INFO [<command-name> ...]", "    Return details about multiple commands.",
+                         "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+                         "    Return a list of all commands in this server.", "HELP", "    Print this help."]
+            c.reply.arrayHeader(lines.count)
+            for line in lines { c.reply.simple(line) }
+        default:
+            throw CommandError("ERR unknown subcommand '\(c.args[1].string.prefix(128))'. Try COMMAND HELP.")
+        }
+    }
+
+    /// Argument positions of the keys, from (first, last, step).
+    static func keyPositions(_ command: Command, argumentCount: Int) -> [Int] {
+        guard command.firstKey > 0 else { return [] }
+        let last = command.lastKey < 0 ? argumentCount + command.lastKey : command.lastKey
+        guard last >= command.firstKey else { return [] }
+        return Array(stride(from: command.firstKey, through: min(last, argumentCount - 1), by: max(1, command.keyStep)))
+    }
+
+    /// ACL categories as Redis derives them from the flags and group.
+    static func categories(_ command: Command) -> [String] {
+        var result: [String] = []
+        if command.firstKey > 0 { result.append("@keyspace") }
+        switch command.group {
+        case "string": result.append("@string")
+        case "hash": result.append("@hash")
+        case "set": result.append("@set")
+        case "list": result.append("@list")
+        case "sorted-set": result.append("@sortedset")
+        case "connection": result.append("@connection")
+        default: break
+        }
+        if command.flags.contains(.write) { result.append("@write") }
+        if command.flags.contains(.readonly) { result.append("@read") }
+        if command.flags.contains(.admin) { result.append(contentsOf: ["@admin", "@dangerous"]) }
+        result.append(command.flags.contains(.fast) ? "@fast" : "@slow")
+        return result
+    }
+
+    static func summary(_ command: Command) -> String {
+        "\(command.publicName.uppercased()) (\(command.group)): see spec/commands.md"
+    }
+
+    /// Redis 7's 10-element command description.
+    static func writeInfo(_ command: Command, _ reply: ReplyWriter) {
+        reply.arrayHeader(10)
+        reply.bulk(command.publicName)
+        reply.integer(command.arity)
+        let flags = command.flags.names
+        reply.setHeader(flags.count)
+        for flag in flags { reply.simple(flag) }
+        reply.integer(command.firstKey)
+        reply.integer(command.lastKey)
+        reply.integer(command.keyStep)
+        let acl = categories(command)
+        reply.setHeader(acl.count)
+        for category in acl { reply.simple(category) }
+        reply.arrayHeader(0)  // tips
+        if command.firstKey > 0 {
+            reply.arrayHeader(1)
+            reply.mapHeader(3)
+            reply.bulk("flags")
+            let keyFlags = command.flags.contains(.write) ? ["RW", "UPDATE"] : ["RO", "ACCESS"]
+            reply.setHeader(keyFlags.count)
+            for flag in keyFlags { reply.simple(flag) }
+            reply.bulk("begin_search")
+            reply.mapHeader(2)
+            reply.bulk("type"); reply.bulk("index")
+            reply.bulk("spec"); reply.mapHeader(1); reply.bulk("index"); reply.integer(command.firstKey)
+            reply.bulk("find_keys")
+            reply.mapHeader(2)
+            reply.bulk("type"); reply.bulk("range")
+            reply.bulk("spec"); reply.mapHeader(3)
+            reply.bulk("lastkey"); reply.integer(command.lastKey < 0 ? command.lastKey : command.lastKey - command.firstKey)
+            reply.bulk("keystep"); reply.integer(command.keyStep)
+            reply.bulk("limit"); reply.integer(0)
+        } else {
+            reply.arrayHeader(0)
+        }
+        reply.arrayHeader(0)  // subcommands
+    }
 }

@@ -19,6 +19,34 @@ import Logging
     return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
 }
 
+/// Monotonic time in microseconds (SLOWLOG durations).
+@inline(__always) func monotonicMicros() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+}
+
+/// Redis' sdscatrepr: a double-quoted string with escapes for quotes, backslashes and
+/// non-printable bytes (MONITOR, CLIENT LIST names).
+func quotedRepresentation(_ bytes: ByteView) -> String {
+    var text = "\""
+    for index in 0..<bytes.count {
+        let byte = bytes[index]
+        switch byte {
+        case UInt8(ascii: "\\"): text += "\\\\"
+        case UInt8(ascii: "\""): text += "\\\""
+        case 10: text += "\\n"
+        case 13: text += "\\r"
+        case 9: text += "\\t"
+        case 7: text += "\\a"
+        case 8: text += "\\b"
+        case 32...126: text.append(Character(UnicodeScalar(byte)))
+        default: text += String(format: "\\x%02x", byte)
+        }
+    }
+    return text + "\""
+}
+
 /// Counters shown by INFO and used by tests.
 struct EngineStats {
     var commandsProcessed: Int64 = 0
@@ -26,6 +54,16 @@ struct EngineStats {
     var batchesFailed: Int64 = 0
     var expiredKeysSwept: Int64 = 0
     var sweeps: Int64 = 0
+}
+
+/// One SLOWLOG entry (arguments copied and truncated as Redis does).
+struct SlowlogEntry {
+    let id: Int64
+    let unixSeconds: Int64
+    let durationMicros: Int64
+    let arguments: [[UInt8]]
+    let clientAddress: String
+    let clientName: String
 }
 
 final class Engine {
@@ -36,6 +74,38 @@ final class Engine {
     var stats = EngineStats()
     /// Reusable bytes for values a handler builds (INCR's decimal result).
     let scratch = ByteBuffer(capacity: 64)
+    /// The loop core (clients, flushing); set by `ServerCore.init`.
+    weak var core: ServerCore?
+
+    // Server state read and changed by commands (CONFIG SET, AUTH, SLOWLOG...).
+    var requirePassword: [UInt8]?
+    var slowlogSlowerThanMicros: Int64
+    var slowlogMaxEntries: Int
+    private(set) var slowlog: [SlowlogEntry] = []
+    private var nextSlowlogId: Int64 = 0
+    /// Clients in MONITOR mode.
+    private(set) var monitors: [Client] = []
+    let startedAtMillis = currentTimeMillis()
+    let startedAtMonotonic = monotonicMillis()
+    let runId: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+    /// Unix seconds of the last SAVE/BGSAVE (checkpoint), or of the start.
+    var lastSaveUnixSeconds = currentTimeMillis() / 1000
+    /// Writes since the last SAVE (INFO rdb_changes_since_last_save).
+    var changesSinceSave: Int64 = 0
+    /// Values CONFIG SET stored for parameters that change nothing here.
+    var harmlessConfig: [String: String] = [:]
+    /// Highest used_memory seen (INFO used_memory_peak).
+    private(set) var memoryPeak: Int64 = 0
+
+    func noteMemoryPeak(_ used: Int64) { memoryPeak = max(memoryPeak, used) }
+
+    /// CONFIG RESETSTAT.
+    func resetStats() {
+        stats = EngineStats()
+        core?.totalConnections = 0
+        core?.rejectedConnections = 0
+        memoryPeak = 0
+    }
 
     /// Clients that ran a command in the open batch, with their reply offsets.
     private var batchClients: [Client] = []
@@ -45,15 +115,18 @@ final class Engine {
     /// True when the last sweep hit its batch limit: sweep again next turn.
     private var sweepBacklog = false
 
-    /// Set by SHUTDOWN-like commands and read by the loop.
+    /// Set by SHUTDOWN and read by the loop after the turn.
     var stopRequested = false
 
     init(storage: Storage, options: ServerOptions, logger: Logger) {
         self.storage = storage
         self.options = options
         self.logger = logger
-        self.table = CommandTable(allCommands)
+        self.table = CommandTable(allCommands, renamed: options.renamedCommands, disabled: options.disabledCommands)
         self.nextSweepAt = monotonicMillis() + Int64(options.sweepIntervalMs)
+        self.requirePassword = options.requirePassword.map { Array($0.utf8) }
+        self.slowlogSlowerThanMicros = options.slowlogSlowerThanMicros
+        self.slowlogMaxEntries = options.slowlogMaxEntries
     }
 
     // MARK: Execution
@@ -67,43 +140,142 @@ final class Engine {
             batchClients.append(client)
         }
         client.batchCommands += 1
-        defer { client.batchEnd = client.output.count }
+        let replyStart = client.output.count
+        let modeBefore = client.replyMode
+        dispatch(client, args)
+        applyReplyMode(client, replyStart: replyStart, modeBefore: modeBefore)
+        client.batchEnd = client.output.count
+    }
 
+    /// CLIENT REPLY OFF drops every reply (its own included); SKIP drops its own and the
+    /// next command's.
+    @inline(__always) private func applyReplyMode(_ client: Client, replyStart: Int, modeBefore: ReplyMode) {
+        guard modeBefore != .on || client.replyMode != .on else { return }
+        switch (modeBefore, client.replyMode) {
+        case (_, .off):
+            client.output.truncate(to: replyStart)
+        case (.skipNext, .skipNext):
+            client.output.truncate(to: replyStart)  // the skipped command
+            client.replyMode = .on
+        case (_, .skipNext):
+            client.output.truncate(to: replyStart)  // CLIENT REPLY SKIP itself
+        case (.off, .on), (.skipNext, .on):
+            break  // CLIENT REPLY ON answers OK
+        default:
+            break
+        }
+    }
+
+    /// Lookup, checks, the handler, and what is recorded about it.
+    private func dispatch(_ client: Client, _ args: [ByteView]) {
         guard let command = table.lookup(args[0]) else {
-            let name = args[0].string.lowercased()
-            client.reply.error(redisCommandNames.contains(name) ? CommandError.notSupported.message : unknownCommandMessage(args))
+            let message = table.isUnsupported(args[0]) ? CommandError.notSupported.message : unknownCommandMessage(args)
+            client.reply.error(message)
+            fire(options.hooks.onUnknownCommand, client, args, message)
             return
         }
+        client.lastCommandName = command.name
         guard command.acceptsArgumentCount(args.count) else {
-            client.reply.error(CommandError.wrongArity(command.name).message)
+            fail(client, args, CommandError.wrongArity(command.name).message)
             return
         }
+        if requirePassword != nil && !client.authenticated && !command.flags.contains(.noAuth) {
+            fail(client, args, "NOAUTH Authentication required.")
+            return
+        }
+        if !monitors.isEmpty && !command.flags.contains(.noAuth) { feedMonitors(client, args) }
         let call = CommandCall(args: args, client: client, engine: self, name: command.name)
-        if command.flags.contains(.noStorage) {
-            do { try command.handler(call) } catch { client.reply.error(Self.message(for: error)) }
-            return
-        }
-        do {
-            try storage.beginBatchIfNeeded()
-        } catch {
-            client.reply.error(Self.message(for: error))
-            return
-        }
+        let started = monotonicMicros()
         var failure: Error?
-        do {
-            try command.handler(call)
-        } catch {
-            failure = error
+        if command.flags.contains(.noStorage) {
+            do { try command.handler(call) } catch { failure = error }
+        } else {
+            do {
+                try storage.beginBatchIfNeeded()
+                do {
+                    try command.handler(call)
+                } catch {
+                    failure = error
+                }
+                storage.endCommand(failed: failure != nil)
+            } catch {
+                failure = error
+            }
+            if command.flags.contains(.write) && failure == nil { changesSinceSave += 1 }
         }
-        storage.endCommand(failed: failure != nil)
-        if let failure {
-            client.reply.error(Self.message(for: failure))
-        }
+        let finished = monotonicMicros()
+        client.lastCommandAt = finished / 1000
+        if let failure { fail(client, args, Self.message(for: failure)) }
         if storage.batchLost {
             // SQLite rolled back the whole transaction (I/O error, disk full): every command
             // of the batch is lost, so every one of them answers an error.
             client.batchEnd = client.output.count
             failBatch(failure ?? storage.connection.lastError)
+        }
+        recordSlowlog(client, args, durationMicros: finished - started)
+    }
+
+    private func fail(_ client: Client, _ args: [ByteView], _ message: String) {
+        client.reply.error(message)
+        fire(options.hooks.onCommandError, client, args, message)
+    }
+
+    private func fire(_ hook: (@Sendable (HookEvent) -> Void)?, _ client: Client, _ args: [ByteView], _ message: String) {
+        guard let hook else { return }
+        hook(HookEvent(command: args[0].string, arguments: args.map(\.array), clientAddress: client.address, message: message))
+    }
+
+    func reportSocketError(_ client: Client, message: String) {
+        guard let hook = options.hooks.onSocketError else { return }
+        hook(HookEvent(command: client.lastCommandName, arguments: [], clientAddress: client.address, message: message))
+    }
+
+    // MARK: SLOWLOG and MONITOR
+
+    private func recordSlowlog(_ client: Client, _ args: [ByteView], durationMicros: Int64) {
+        guard slowlogSlowerThanMicros >= 0, durationMicros >= slowlogSlowerThanMicros, slowlogMaxEntries > 0 else { return }
+        // As Redis: at most 32 arguments, each at most 128 bytes, with a note of the rest.
+        var kept: [[UInt8]] = []
+        for (index, argument) in args.enumerated() {
+            if index == 31 && args.count > 32 {
+                kept.append(Array("... (\(args.count - 31) more arguments)".utf8))
+                break
+            }
+            if argument.count > 128 {
+                kept.append(argument.slice(0, 128).array + Array("... (\(argument.count - 128) more bytes)".utf8))
+            } else {
+                kept.append(argument.array)
+            }
+        }
+        slowlog.insert(SlowlogEntry(id: nextSlowlogId, unixSeconds: currentTimeMillis() / 1000, durationMicros: durationMicros,
+                                    arguments: kept, clientAddress: client.address, clientName: client.name), at: 0)
+        nextSlowlogId += 1
+        if slowlog.count > slowlogMaxEntries { slowlog.removeLast(slowlog.count - slowlogMaxEntries) }
+    }
+
+    func resetSlowlog() { slowlog.removeAll() }
+
+    func trimSlowlog() {
+        if slowlog.count > slowlogMaxEntries { slowlog.removeLast(slowlog.count - slowlogMaxEntries) }
+    }
+
+    func addMonitor(_ client: Client) {
+        if !client.isMonitor {
+            client.isMonitor = true
+            monitors.append(client)
+        }
+    }
+
+    /// `+<unix s>.<us> [0 <addr>] "cmd" "arg" ...` to every monitor, as Redis writes it.
+    private func feedMonitors(_ client: Client, _ args: [ByteView]) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var line = "+\(now.tv_sec).\(String(format: "%06d", now.tv_nsec / 1000)) [0 \(client.address)]"
+        for argument in args { line += " " + quotedRepresentation(argument) }
+        line += "\r\n"
+        for monitor in monitors where monitor !== client && !monitor.closing {
+            monitor.output.append(line)
+            core?.wakeForOutput(monitor)
         }
     }
 
@@ -153,8 +325,11 @@ final class Engine {
         batchClients.removeAll(keepingCapacity: true)
     }
 
-    /// Forgets a client that closed mid-batch (its replies go nowhere).
+    /// Forgets a client that closed (mid-batch: its replies go nowhere).
     func forget(_ client: Client) {
+        if client.isMonitor, let index = monitors.firstIndex(where: { $0 === client }) {
+            monitors.remove(at: index)
+        }
         if client.batchStart >= 0, let index = batchClients.firstIndex(where: { $0 === client }) {
             batchClients.remove(at: index)
             client.batchStart = -1

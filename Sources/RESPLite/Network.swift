@@ -65,6 +65,21 @@ final class Client {
     let createdAt = monotonicMillis()
     var resp3 = false
 
+    // Connection state set by commands (networking.c in Redis).
+    var name = ""
+    var libraryName = ""
+    var libraryVersion = ""
+    var authenticated = false
+    var replyMode = ReplyMode.on
+    var noEvict = false
+    var noTouch = false
+    var isMonitor = false
+    /// Monotonic ms and name of the last command (CLIENT LIST idle=, cmd=).
+    var lastCommandAt = monotonicMillis()
+    var lastCommandName = "NULL"
+    /// Local address ("ip:port") the client connected to.
+    var localAddress = ""
+
     init(id: Int64, fd: Int32, address: String, slot: Int, generation: UInt32, limits: ProtocolLimits) {
         self.id = id
         self.fd = fd
@@ -83,6 +98,13 @@ final class Client {
     }
 
     var hasPendingOutput: Bool { !output.isEmpty || !sending.isEmpty }
+}
+
+/// CLIENT REPLY ON | OFF | SKIP.
+enum ReplyMode {
+    case on, off
+    /// The next command's reply is dropped, then replies resume.
+    case skipNext
 }
 
 // MARK: - Limits of the network layer
@@ -106,8 +128,12 @@ public struct NetworkLimits: Sendable {
 final class ServerCore {
     let engine: Engine
     let protocolLimits: ProtocolLimits
-    let networkLimits: NetworkLimits
+    /// Mutable: CONFIG SET maxclients.
+    var networkLimits: NetworkLimits
     let logger: Logger
+    /// Set once the loop is built (INFO, CONFIG GET port).
+    var backendName = ""
+    var port = 0
 
     private(set) var clients: [Client?] = []
     private var generations: [UInt32] = []
@@ -125,6 +151,28 @@ final class ServerCore {
         self.protocolLimits = protocolLimits
         self.networkLimits = networkLimits
         self.logger = logger
+        engine.core = self
+    }
+
+    /// Every open client, in id order (CLIENT LIST, INFO clients).
+    var openClients: [Client] {
+        clients.compactMap { $0 }.filter { !$0.closing }.sorted { $0.id < $1.id }
+    }
+
+    /// Closes a client once its queued replies are out (CLIENT KILL, SHUTDOWN).
+    func closeSoon(_ client: Client) {
+        client.closeAfterReply = true
+        markForFlush(client)
+    }
+
+    /// Queues a client whose output grew outside its own request (MONITOR feed).
+    func wakeForOutput(_ client: Client) {
+        markForFlush(client)
+    }
+
+    /// A socket error the backend saw (not EOF): reported to the hook.
+    func socketError(_ client: Client, code: Int32) {
+        engine.reportSocketError(client, message: String(cString: strerror(code)))
     }
 
     /// Registers a new connection; nil if over `maxClients` (the socket is answered and closed).
@@ -149,6 +197,7 @@ final class ServerCore {
         }
         let client = Client(id: nextClientId, fd: fd, address: peerAddress(fd), slot: slot,
                             generation: generations[slot], limits: protocolLimits)
+        client.localAddress = localAddress(fd)
         nextClientId += 1
         clients[slot] = client
         clientCount += 1
@@ -262,7 +311,7 @@ final class ServerCore {
         client.parser.reset()
     }
 
-    private func markForFlush(_ client: Client) {
+    func markForFlush(_ client: Client) {
         if !client.needsFlush {
             client.needsFlush = true
             flushList.append(client)
@@ -351,11 +400,18 @@ private func socketPort(_ storage: UnsafeMutablePointer<sockaddr_storage>) -> In
 }
 
 /// "ip:port" of the peer, for logs and hooks.
-func peerAddress(_ fd: Int32) -> String {
+func peerAddress(_ fd: Int32) -> String { socketAddress(fd, peer: true) }
+
+/// "ip:port" of our end of a connection (CLIENT LIST laddr=).
+func localAddress(_ fd: Int32) -> String { socketAddress(fd, peer: false) }
+
+private func socketAddress(_ fd: Int32, peer: Bool) -> String {
     var storage = sockaddr_storage()
     var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
     let ok = withUnsafeMutablePointer(to: &storage) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            peer ? getpeername(fd, $0, &length) == 0 : getsockname(fd, $0, &length) == 0
+        }
     }
     guard ok else { return "?" }
     var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))

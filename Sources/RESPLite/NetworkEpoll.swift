@@ -90,6 +90,7 @@ final class EpollBackend: NetworkBackend {
             }
             core.endTurn()
             core.takeFlushList { flush($0) }
+            if core.engine.stopRequested { stopping = true }
         }
         for case let client? in core.clients { close(client) }
     }
@@ -133,6 +134,7 @@ final class EpollBackend: NetworkBackend {
             }
             if received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
             if received < 0 && errno == EINTR { continue }
+            if received < 0 { core.socketError(client, code: errno) }
             close(client)  // EOF or error
             return
         }
@@ -153,6 +155,7 @@ final class EpollBackend: NetworkBackend {
                 modify(client, writable: true)
                 return
             }
+            if written < 0 { core.socketError(client, code: errno) }
             close(client)
             return
         }

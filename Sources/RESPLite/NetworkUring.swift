@@ -47,6 +47,8 @@ final class UringBackend: NetworkBackend {
     static let submissionEntries: UInt32 = 1024
     static let completionEntries: UInt32 = 16 * 1024
     private static let bufferGroup: UInt16 = 1
+    /// Loop turns (10 ms each) allowed for in-flight operations to finish after a stop.
+    static let maxShutdownTurns = 300
 
     private var ring = io_uring()
     private let core: ServerCore
@@ -219,7 +221,10 @@ final class UringBackend: NetworkBackend {
         armAccept()
         armWake()
         var completions = [UnsafeMutablePointer<io_uring_cqe>?](repeating: nil, count: 256)
-        while !stopping || !closingClients.isEmpty {
+        // After a stop, wait for in-flight operations of closing clients, boundedly.
+        var shutdownTurns = 0
+        while (!stopping || !closingClients.isEmpty) && shutdownTurns < Self.maxShutdownTurns {
+            if stopping { shutdownTurns += 1 }
             var timeout = __kernel_timespec()
             let delayMs = stopping ? 10 : core.nextTimeoutMs()
             timeout.tv_sec = delayMs / 1000
@@ -249,8 +254,11 @@ final class UringBackend: NetworkBackend {
             }
             rearmList.removeAll(keepingCapacity: true)
             if !acceptArmed && !stopping { armAccept() }
+            if core.engine.stopRequested { stopping = true }
             if stopping { closeAll() }
         }
+        for client in closingClients { Glibc.close(client.fd); core.closed(client) }
+        closingClients.removeAll()
         io_uring_submit(&ring)
     }
 
@@ -279,6 +287,7 @@ final class UringBackend: NetworkBackend {
             guard let client = core.client(slot: slot, generation: generation) else { return }
             client.sendInFlight = false
             if result <= 0 {
+                if result < 0 && result != -ECANCELED { core.socketError(client, code: -result) }
                 client.sending.removeAll()
                 client.output.removeAll()
                 beginClose(client)
@@ -321,6 +330,7 @@ final class UringBackend: NetworkBackend {
             return
         }
         // EOF, reset, or cancelled by our own close.
+        if result < 0 && result != -ECANCELED && !client.closing { core.socketError(client, code: -result) }
         if client.closing {
             finishCloseIfIdle(client)
         } else {

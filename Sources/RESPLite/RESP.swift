@@ -369,6 +369,19 @@ public struct ReplyWriter {
         buffer.append("\r\n")
     }
 
+    /// Text for humans (INFO, CLIENT LIST): RESP3 verbatim `=` with "txt:", RESP2 bulk.
+    public func verbatim(_ text: String) {
+        guard resp3 else {
+            bulk(text)
+            return
+        }
+        buffer.append(UInt8(ascii: "="))
+        buffer.appendDecimal(Int64(text.utf8.count + 4))
+        buffer.append("\r\ntxt:")
+        buffer.append(text)
+        buffer.append("\r\n")
+    }
+
     /// A map of `count` pairs: RESP3 `%`, RESP2 a flat array of 2×count (HGETALL).
     public func mapHeader(_ count: Int) {
         if resp3 {

@@ -2,6 +2,7 @@
 // benchmark and migration tools. Blocking sockets with timeouts; every reply is bounded by
 // `ReplyDecoder`'s limits.
 
+import CShims
 import Foundation
 #if canImport(Glibc)
 import Glibc

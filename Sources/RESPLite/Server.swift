@@ -24,6 +24,19 @@ public struct ServerOptions: Sendable {
     /// keys per loop turn (a backlog continues on the next turn, never stalling the loop).
     public var sweepIntervalMs = 1000
     public var sweepBatchKeys = 500
+    /// `requirepass`: when set, clients must AUTH (or HELLO ... AUTH) before other commands.
+    public var requirePassword: String? = nil
+    /// Command policy: rename (old name → new name; only the new name works; an empty new
+    /// name disables) and disable (answers `ERR command not supported yet`). Renamed and
+    /// disabled commands vanish from COMMAND output under their old names.
+    public var renamedCommands: [String: String] = [:]
+    public var disabledCommands: Set<String> = []
+    /// Observers of client-visible failures; they never change what the client receives.
+    public var hooks = ServerHooks()
+    /// SLOWLOG: commands slower than this many microseconds are recorded (negative: none).
+    public var slowlogSlowerThanMicros: Int64 = 10_000
+    /// SLOWLOG: entries kept (oldest dropped first).
+    public var slowlogMaxEntries = 128
 
     public init() {}
 
@@ -44,6 +57,9 @@ public struct ServerOptions: Sendable {
             }
             options.pragmaTemplate = template
         }
+        if let password = environment["RESPLITE_REQUIREPASS"], !password.isEmpty {
+            options.requirePassword = password
+        }
         if let name = environment["RESPLITE_NETWORK_BACKEND"] {
             guard let backend = NetworkBackendChoice(rawValue: name) else {
                 throw ConfigurationError("RESPLITE_NETWORK_BACKEND must be auto, uring or epoll, got '\(name)'")
@@ -52,6 +68,24 @@ public struct ServerOptions: Sendable {
         }
         return options
     }
+}
+
+/// What a hook receives: the command and its arguments (copied), the client's address, and
+/// the error text the client was sent (or the socket error).
+public struct HookEvent: Sendable {
+    public let command: String
+    public let arguments: [[UInt8]]
+    public let clientAddress: String
+    public let message: String
+}
+
+/// Callbacks run on the event-loop thread, synchronously: keep them short (queue work
+/// elsewhere). Their return is ignored: the client's reply is already decided.
+public struct ServerHooks: Sendable {
+    public var onUnknownCommand: (@Sendable (HookEvent) -> Void)?
+    public var onCommandError: (@Sendable (HookEvent) -> Void)?
+    public var onSocketError: (@Sendable (HookEvent) -> Void)?
+    public init() {}
 }
 
 public struct ConfigurationError: Error, CustomStringConvertible {
@@ -159,6 +193,13 @@ public final class RESPLiteServer: @unchecked Sendable {
             storage.close()
             throw error
         }
+        if options.requirePassword == nil && !isLoopbackHost(options.host) {
+            logger.warning("""
+                ***** SECURITY WARNING: listening on \(options.host) without a password. Anyone who can \
+                reach this address can read and change every key. Set --requirepass (or \
+                RESPLITE_REQUIREPASS), or bind 127.0.0.1. *****
+                """)
+        }
         let engine = Engine(storage: storage, options: options, logger: logger)
         let core = ServerCore(engine: engine, protocolLimits: options.protocolLimits,
                               networkLimits: options.networkLimits, logger: logger)
@@ -186,8 +227,14 @@ public final class RESPLiteServer: @unchecked Sendable {
         }
         startup.port = port
         startup.backendName = backend!.name
+        core.backendName = backend!.name
+        core.port = port
         logger.info("network backend: \(backend!.name)")
         return (backend!, storage, listenFD)
+    }
+
+    private static func isLoopbackHost(_ host: String) -> Bool {
+        host == "localhost" || host.hasPrefix("127.") || host == "::1"
     }
 
     /// Called by the loop thread when it has closed everything.

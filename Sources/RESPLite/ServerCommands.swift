@@ -1,24 +1,15 @@
-// Connection and server commands (Redis server.c / networking.c), and the command table.
+// Server commands (Redis server.c, object.c, slowlog.c, db.c): INFO, TIME, DBSIZE, FLUSH*,
+// SAVE, SHUTDOWN, COMMAND, MEMORY, SLOWLOG, MONITOR, the RESPLite admin commands, and the
+// core command table.
 
+import CShims
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 enum ServerCommands {
-    /// PING [message]
-    static func ping(_ c: CommandCall) throws {
-        guard c.argumentCount <= 2 else { throw CommandError.wrongArity(c.name) }
-        if c.argumentCount == 2 { c.reply.bulk(c.args[1]) } else { c.reply.simple("PONG") }
-    }
-
-    /// ECHO message
-    static func echo(_ c: CommandCall) throws {
-        c.reply.bulk(c.args[1])
-    }
-
-    /// QUIT → OK, then the connection closes once the reply is sent.
-    static func quit(_ c: CommandCall) throws {
-        c.reply.ok()
-        c.client.closeAfterReply = true
-    }
+    // MARK: Keyspace
 
     /// DBSIZE → live keys in the database (expired keys not yet swept do not count).
     static func dbsize(_ c: CommandCall) throws {
@@ -34,19 +25,387 @@ enum ServerCommands {
         try c.engine.storage.flush()
         c.reply.ok()
     }
+
+    /// SWAPDB index index: one database.
+    static func swapdb(_ c: CommandCall) throws {
+        guard let first = c.args[1].parseInt64(), let second = c.args[2].parseInt64() else {
+            throw CommandError("ERR invalid first DB index")
+        }
+        guard first == 0 && second == 0 else { throw CommandError.dbIndexOutOfRange }
+        c.reply.ok()
+    }
+
+    /// MOVE key db: one database.
+    static func move(_ c: CommandCall) throws {
+        let database = try c.integer(2)
+        guard database == 0 else { throw CommandError.dbIndexOutOfRange }
+        throw CommandError("ERR source and destination objects are the same")
+    }
+
+    // MARK: Time and persistence
+
+    /// TIME → [unix seconds, microseconds].
+    static func time(_ c: CommandCall) throws {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        c.reply.arrayHeader(2)
+        c.reply.bulk(String(now.tv_sec))
+        c.reply.bulk(String(now.tv_nsec / 1000))
+    }
+
+    /// LASTSAVE → unix time of the last SAVE/BGSAVE (or of the start).
+    static func lastsave(_ c: CommandCall) throws {
+        c.reply.integer(c.engine.lastSaveUnixSeconds)
+    }
+
+    /// SAVE: every write is already durable at its group commit; SAVE asks for a WAL
+    /// checkpoint (on the checkpointer thread) so the main file is up to date.
+    static func save(_ c: CommandCall) throws {
+        c.engine.storage.requestCheckpoint()
+        c.engine.lastSaveUnixSeconds = currentTimeMillis() / 1000
+        c.engine.changesSinceSave = 0
+        c.reply.ok()
+    }
+
+    /// BGSAVE [SCHEDULE]: the same checkpoint request, Redis' reply text.
+    static func bgsave(_ c: CommandCall) throws {
+        if c.argumentCount == 2 && !c.args[1].equalsLower("schedule") { throw CommandError.syntax }
+        c.engine.storage.requestCheckpoint()
+        c.engine.lastSaveUnixSeconds = currentTimeMillis() / 1000
+        c.engine.changesSinceSave = 0
+        c.reply.simple("Background saving started")
+    }
+
+    /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: commits, closes every client and the
+    /// database, and stops the server (the standalone process exits 0). No reply on success.
+    static func shutdown(_ c: CommandCall) throws {
+        for index in 1..<c.argumentCount {
+            let option = c.args[index]
+            if option.equalsLower("abort") {
+                guard c.argumentCount == 2 else { throw CommandError.syntax }
+                throw CommandError("ERR No shutdown in progress.")
+            }
+            guard option.equalsLower("nosave") || option.equalsLower("save") || option.equalsLower("now")
+                || option.equalsLower("force") else { throw CommandError.syntax }
+        }
+        c.engine.logger.notice("SHUTDOWN requested by client \(c.client.id) (\(c.client.address))")
+        c.engine.stopRequested = true
+        c.client.closeAfterReply = true
+    }
+
+    // MARK: INFO
+
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "keyspace", "resplite"]
+
+    /// INFO [section [section ...]] → "# Section\r\nfield:value\r\n..." (verbatim in RESP3).
+    static func info(_ c: CommandCall) throws {
+        var wanted: [String] = []
+        for index in 1..<c.argumentCount {
+            let name = c.args[index].string.lowercased()
+            if name == "all" || name == "everything" || name == "default" {
+                wanted.append(contentsOf: defaultSections)
+            } else {
+                wanted.append(name)
+            }
+        }
+        if wanted.isEmpty { wanted = defaultSections }
+        var text = ""
+        var seen = Set<String>()
+        for section in wanted where !seen.contains(section) {
+            seen.insert(section)
+            guard let lines = try infoSection(section, c.engine) else { continue }
+            if !text.isEmpty { text += "\r\n" }
+            text += "# \(section == "cpu" ? "CPU" : section.prefix(1).uppercased() + section.dropFirst())\r\n"
+            for (key, value) in lines { text += "\(key):\(value)\r\n" }
+        }
+        c.reply.verbatim(text)
+    }
+
+    /// The fields of one INFO section, or nil for an unknown section (skipped, as Redis).
+    static func infoSection(_ section: String, _ engine: Engine) throws -> [(String, String)]? {
+        let nowMillis = currentTimeMillis()
+        let core = engine.core
+        switch section {
+        case "server":
+            let uptime = (monotonicMillis() - engine.startedAtMonotonic) / 1000
+            return [
+                ("redis_version", reportedRedisVersion), ("redis_git_sha1", "00000000"), ("redis_git_dirty", "0"),
+                ("redis_build_id", "resplite"), ("redis_mode", "standalone"), ("os", operatingSystem()),
+                ("arch_bits", "64"), ("multiplexing_api", core?.backendName ?? "?"), ("process_id", String(getpid())),
+                ("process_supervised", "no"), ("run_id", engine.runId), ("tcp_port", String(core?.port ?? 0)),
+                ("server_time_usec", String(nowMillis * 1000)), ("uptime_in_seconds", String(uptime)),
+                ("uptime_in_days", String(uptime / 86_400)), ("hz", "10"), ("configured_hz", "10"),
+                ("executable", CommandLine.arguments.first ?? ""), ("config_file", ""),
+                ("resplite_version", respliteVersion),
+            ]
+        case "clients":
+            return [
+                ("connected_clients", String(core?.clientCount ?? 0)), ("cluster_connections", "0"),
+                ("maxclients", String(core?.networkLimits.maxClients ?? 0)),
+                ("client_recent_max_input_buffer", "0"), ("client_recent_max_output_buffer", "0"),
+                ("blocked_clients", "0"), ("tracking_clients", "0"), ("clients_in_timeout_table", "0"),
+            ]
+        case "memory":
+            let memory = MemoryFigures.current()
+            engine.noteMemoryPeak(memory.used)
+            return [
+                ("used_memory", String(memory.used)), ("used_memory_human", humanBytes(memory.used)),
+                ("used_memory_rss", String(memory.rss)), ("used_memory_rss_human", humanBytes(memory.rss)),
+                ("used_memory_peak", String(engine.memoryPeak)), ("used_memory_peak_human", humanBytes(engine.memoryPeak)),
+                ("used_memory_peak_perc", String(format: "%.2f%%", engine.memoryPeak > 0 ? Double(memory.used) * 100 / Double(engine.memoryPeak) : 100)),
+                ("used_memory_dataset", String(memory.sqlite)), ("used_memory_lua", "31744"), ("used_memory_scripts", "0"),
+                ("maxmemory", "0"), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
+                ("mem_fragmentation_ratio", String(format: "%.2f", memory.used > 0 ? Double(memory.rss) / Double(memory.used) : 1)),
+                ("mem_allocator", "libc"), ("sqlite_memory_used", String(memory.sqlite)),
+            ]
+        case "persistence":
+            return [
+                ("loading", "0"), ("async_loading", "0"), ("rdb_changes_since_last_save", String(engine.changesSinceSave)),
+                ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(engine.lastSaveUnixSeconds)),
+                ("rdb_last_bgsave_status", "ok"), ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"),
+                ("aof_last_write_status", "ok"), ("sqlite_wal_bytes", String(engine.storage.walBytes)),
+                ("sqlite_checkpoints", String(engine.storage.checkpointsDone)),
+            ]
+        case "stats":
+            return [
+                ("total_connections_received", String(core?.totalConnections ?? 0)),
+                ("total_commands_processed", String(engine.stats.commandsProcessed)),
+                ("instantaneous_ops_per_sec", "0"), ("rejected_connections", String(core?.rejectedConnections ?? 0)),
+                ("expired_keys", String(engine.stats.expiredKeysSwept)), ("evicted_keys", "0"),
+                ("keyspace_hits", "0"), ("keyspace_misses", "0"), ("pubsub_channels", "0"), ("pubsub_patterns", "0"),
+                ("total_group_commits", String(engine.stats.batchesCommitted)),
+                ("total_failed_batches", String(engine.stats.batchesFailed)),
+            ]
+        case "replication":
+            return [
+                ("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
+                ("master_replid", engine.runId), ("master_replid2", String(repeating: "0", count: 40)),
+                ("master_repl_offset", "0"), ("second_repl_offset", "-1"), ("repl_backlog_active", "0"),
+                ("repl_backlog_size", "0"),
+            ]
+        case "cpu":
+            var usage = rusage()
+            getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+            func seconds(_ time: timeval) -> String { String(format: "%.6f", Double(time.tv_sec) + Double(time.tv_usec) / 1e6) }
+            return [("used_cpu_sys", seconds(usage.ru_stime)), ("used_cpu_user", seconds(usage.ru_utime)),
+                    ("used_cpu_sys_children", "0.000000"), ("used_cpu_user_children", "0.000000")]
+        case "modules":
+            return []
+        case "keyspace":
+            let keys = try engine.storage.keyCount(now: nowMillis)
+            guard keys > 0 else { return [] }
+            let expires = try engine.storage.volatileKeyCount(now: nowMillis)
+            return [("db0", "keys=\(keys),expires=\(expires),avg_ttl=0")]
+        case "resplite":
+            let storage = engine.storage
+            return [
+                ("resplite_version", respliteVersion), ("sqlite_version", storage.sqliteVersion),
+                ("sqlite_path", storage.path), ("pragma_template", storage.template.rawValue),
+                ("journal_mode", storage.journalMode), ("wal_bytes", String(storage.walBytes)),
+                ("network_backend", core?.backendName ?? "?"), ("group_commits", String(engine.stats.batchesCommitted)),
+                ("failed_batches", String(engine.stats.batchesFailed)), ("checkpoints", String(storage.checkpointsDone)),
+                ("expiry_sweeps", String(engine.stats.sweeps)), ("expired_keys_swept", String(engine.stats.expiredKeysSwept)),
+                ("cache_enabled", "0"),
+            ]
+        default:
+            return nil
+        }
+    }
+
+    static func operatingSystem() -> String {
+        var names = utsname()
+        uname(&names)
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        }
+        return "\(field(names.sysname)) \(field(names.release)) \(field(names.machine))"
+    }
+
+    /// Redis' bytesToHuman: B, K, M, G with two decimals.
+    static func humanBytes(_ bytes: Int64) -> String {
+        let value = Double(bytes)
+        if bytes < 1024 { return "\(bytes)B" }
+        if bytes < 1024 * 1024 { return String(format: "%.2fK", value / 1024) }
+        if bytes < 1024 * 1024 * 1024 { return String(format: "%.2fM", value / 1024 / 1024) }
+        return String(format: "%.2fG", value / 1024 / 1024 / 1024)
+    }
+
+    // MARK: MEMORY
+
+    /// MEMORY USAGE key [SAMPLES count] | STATS | DOCTOR | MALLOC-STATS | PURGE | HELP
+    static func memory(_ c: CommandCall) throws {
+        let sub = c.args[1].string.lowercased()
+        switch sub {
+        case "usage":
+            guard c.argumentCount == 3 || c.argumentCount == 5 else { throw CommandError.wrongArity("memory|usage") }
+            var samples: Int64 = 5
+            if c.argumentCount == 5 {
+                guard c.args[3].equalsLower("samples") else { throw CommandError.syntax }
+                samples = try c.integer(4)
+                guard samples >= 0 else { throw CommandError.syntax }
+            }
+            let now = currentTimeMillis()
+            guard let record = try c.engine.storage.lookup(c.args[2], now: now) else {
+                c.reply.null()
+                return
+            }
+            c.reply.integer(try c.engine.storage.estimatedBytes(of: c.args[2], record, samples: samples == 0 ? Int64.max : samples, now: now))
+        case "stats":
+            let memory = MemoryFigures.current()
+            let keys = try c.engine.storage.keyCount(now: currentTimeMillis())
+            let fields: [(String, Int64)] = [
+                ("peak.allocated", c.engine.memoryPeak), ("total.allocated", memory.used), ("startup.allocated", 0),
+                ("replication.backlog", 0), ("clients.slaves", 0), ("clients.normal", Int64(c.engine.core?.clientCount ?? 0) * 20_000),
+                ("aof.buffer", 0), ("lua.caches", 0), ("overhead.total", memory.used - memory.sqlite),
+                ("keys.count", keys), ("dataset.bytes", memory.sqlite),
+            ]
+            c.reply.mapHeader(fields.count + 2)
+            for (name, value) in fields {
+                c.reply.bulk(name)
+                c.reply.integer(value)
+            }
+            c.reply.bulk("keys.bytes-per-key")
+            c.reply.integer(keys > 0 ? memory.used / keys : 0)
+            c.reply.bulk("sqlite.path")
+            c.reply.bulk(c.engine.storage.path)
+        case "doctor":
+            c.reply.verbatim("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.")
+        case "malloc-stats":
+            c.reply.verbatim("Stats not supported for the current allocator")
+        case "purge":
+            c.reply.ok()
+        case "help":
+            let lines = ["MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                         "DOCTOR", "    Return memory problems reports.",
+                         "MALLOC-STATS", "    Return internal statistics report from the memory allocator.",
+                         "PURGE", "    Attempt to purge dirty pages for reclamation by the allocator.",
+                         "STATS", "    Return information about the memory usage of the server.",
+                         "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value. Nested values are",
+                         "    sampled up to <count> times (default: 5, 0 means sample all).",
+                         "HELP", "    Print this help."]
+            c.reply.arrayHeader(lines.count)
+            for line in lines { c.reply.simple(line) }
+        default:
+            throw CommandError("ERR unknown subcommand '\(c.args[1].string.prefix(128))'. Try MEMORY HELP.")
+        }
+    }
+
+    // MARK: SLOWLOG and MONITOR
+
+    /// SLOWLOG GET [count] | LEN | RESET | HELP
+    static func slowlog(_ c: CommandCall) throws {
+        let sub = c.args[1].string.lowercased()
+        switch sub {
+        case "get":
+            guard c.argumentCount <= 3 else { throw CommandError.wrongArity("slowlog|get") }
+            var count = 10
+            if c.argumentCount == 3 {
+                guard let value = c.args[2].parseInt64(), value >= -1 else {
+                    throw CommandError("ERR count should be greater than or equal to -1")
+                }
+                count = value == -1 ? Int.max : Int(value)
+            }
+            let entries = c.engine.slowlog.prefix(count)
+            c.reply.arrayHeader(entries.count)
+            for entry in entries {
+                c.reply.arrayHeader(6)
+                c.reply.integer(entry.id)
+                c.reply.integer(entry.unixSeconds)
+                c.reply.integer(entry.durationMicros)
+                c.reply.arrayHeader(entry.arguments.count)
+                for argument in entry.arguments { c.reply.bulk(argument) }
+                c.reply.bulk(entry.clientAddress)
+                c.reply.bulk(entry.clientName)
+            }
+        case "len":
+            guard c.argumentCount == 2 else { throw CommandError.wrongArity("slowlog|len") }
+            c.reply.integer(c.engine.slowlog.count)
+        case "reset":
+            guard c.argumentCount == 2 else { throw CommandError.wrongArity("slowlog|reset") }
+            c.engine.resetSlowlog()
+            c.reply.ok()
+        case "help":
+            let lines = ["SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                         "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                         "    Entries are made of:", "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                         "    client name", "LEN", "    Return the length of the slowlog.", "RESET", "    Reset the slowlog.",
+                         "HELP", "    Print this help."]
+            c.reply.arrayHeader(lines.count)
+            for line in lines { c.reply.simple(line) }
+        default:
+            throw CommandError("ERR unknown subcommand '\(c.args[1].string.prefix(128))'. Try SLOWLOG HELP.")
+        }
+    }
+
+    /// MONITOR → OK, then every command other clients run, as Redis formats it.
+    static func monitor(_ c: CommandCall) throws {
+        c.engine.addMonitor(c.client)
+        c.reply.ok()
+    }
+
+    // MARK: RESPLite admin
+
+    /// SQLITE.INFO → the database file, SQLite and the key counts by type.
+    static func sqliteInfo(_ c: CommandCall) throws {
+        let storage = c.engine.storage
+        var lines: [(String, String)] = [
+            ("path", storage.path), ("sqlite_version", storage.sqliteVersion), ("schema_version", String(Schema.version)),
+            ("pragma_template", storage.template.rawValue), ("journal_mode", storage.journalMode),
+            ("page_size", try storage.connection.scalar("PRAGMA page_size") ?? "?"),
+            ("page_count", try storage.connection.scalar("PRAGMA page_count") ?? "?"),
+            ("freelist_count", try storage.connection.scalar("PRAGMA freelist_count") ?? "?"),
+            ("wal_bytes", String(storage.walBytes)), ("checkpoints", String(storage.checkpointsDone)),
+            ("keys", String(try storage.keyCount(now: currentTimeMillis()))),
+        ]
+        for (type, count) in try storage.keyCountsByType() { lines.append(("keys_\(type.name)", String(count))) }
+        c.reply.verbatim(lines.map { "\($0.0):\($0.1)\r\n" }.joined())
+    }
+
+    /// CACHE.INFO: there is no hot cache yet; say so honestly.
+    static func cacheInfo(_ c: CommandCall) throws {
+        c.reply.verbatim("enabled:0\r\nentries:0\r\nbytes:0\r\nhits:0\r\nmisses:0\r\nhit_ratio:0\r\nnote:cache disabled (not built yet)\r\n")
+    }
+
+    /// MEMORY.INFO → process and SQLite memory.
+    static func memoryInfo(_ c: CommandCall) throws {
+        let memory = MemoryFigures.current()
+        c.reply.verbatim("rss_bytes:\(memory.rss)\r\nheap_bytes:\(memory.heap)\r\nsqlite_memory_used:\(memory.sqlite)\r\n"
+            + "sqlite_memory_highwater:\(memory.sqliteHighwater)\r\nused_memory:\(memory.used)\r\n")
+    }
 }
 
-/// Every command, as data: the core table below and one table per collection type (each in
-/// its type's file).
-let allCommands: [Command] = coreCommands + hashCommands + setCommands + listCommands + zsetCommands
+/// Process memory figures for INFO memory, MEMORY STATS and MEMORY.INFO.
+struct MemoryFigures {
+    var rss: Int64
+    var heap: Int64
+    var sqlite: Int64
+    var sqliteHighwater: Int64
+    /// Redis' used_memory: bytes the allocator handed out (heap in use, SQLite included).
+    var used: Int64 { max(heap, sqlite) }
+
+    static func current() -> MemoryFigures {
+        let heap = Int64(cshim_heap_in_use())
+        var rss: Int64 = 0
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
+            let fields = statm.split(separator: " ")
+            if fields.count > 1, let pages = Int64(fields[1]) { rss = pages * Int64(sysconf(Int32(_SC_PAGESIZE))) }
+        }
+        return MemoryFigures(rss: rss, heap: heap, sqlite: sqliteMemoryUsed(), sqliteHighwater: sqliteMemoryHighwater())
+    }
+}
 
 /// Key positions follow Redis' legacy (first, last, step) triple; last = -1 means "through
 /// the last argument".
 let coreCommands: [Command] = [
     // Connection
-    Command("ping", arity: -1, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ServerCommands.ping),
-    Command("echo", arity: 2, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ServerCommands.echo),
-    Command("quit", arity: -1, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ServerCommands.quit),
+    Command("ping", arity: -1, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ConnectionCommands.ping),
+    Command("echo", arity: 2, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ConnectionCommands.echo),
+    Command("quit", arity: -1, flags: [.fast, .noStorage, .stale, .loading, .noAuth], group: "connection", handler: ConnectionCommands.quit),
+    Command("hello", arity: -1, flags: [.fast, .noStorage, .stale, .loading, .noAuth, .noscript], group: "connection", handler: ConnectionCommands.hello),
+    Command("auth", arity: -2, flags: [.fast, .noStorage, .stale, .loading, .noAuth, .noscript], group: "connection", handler: ConnectionCommands.auth),
+    Command("select", arity: 2, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ConnectionCommands.select),
+    Command("reset", arity: 1, flags: [.fast, .noStorage, .stale, .loading, .noAuth, .noscript], group: "connection", handler: ConnectionCommands.reset),
+    Command("client", arity: -2, flags: [.admin, .noStorage, .stale, .loading, .noscript], group: "connection", handler: ConnectionCommands.client),
 
     // Strings
     Command("get", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.get),
@@ -80,6 +439,7 @@ let coreCommands: [Command] = [
     Command("rename", arity: 3, flags: [.write], keys: (1, 2, 1), group: "generic", handler: KeyCommands.rename),
     Command("renamenx", arity: 3, flags: [.write, .fast], keys: (1, 2, 1), group: "generic", handler: KeyCommands.renamenx),
     Command("copy", arity: -3, flags: [.write, .denyOOM], keys: (1, 2, 1), group: "generic", handler: KeyCommands.copy),
+    Command("move", arity: 3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic", handler: ServerCommands.move),
     Command("expire", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic", handler: KeyCommands.expire),
     Command("pexpire", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic", handler: KeyCommands.pexpire),
     Command("expireat", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic", handler: KeyCommands.expireat),
@@ -98,4 +458,25 @@ let coreCommands: [Command] = [
     Command("dbsize", arity: 1, flags: [.readonly, .fast], group: "server", handler: ServerCommands.dbsize),
     Command("flushdb", arity: -1, flags: [.write], group: "server", handler: ServerCommands.flushdb),
     Command("flushall", arity: -1, flags: [.write], group: "server", handler: ServerCommands.flushdb),
+    Command("swapdb", arity: 3, flags: [.write, .fast], group: "server", handler: ServerCommands.swapdb),
+    Command("time", arity: 1, flags: [.fast, .noStorage, .loading, .stale], group: "server", handler: ServerCommands.time),
+    Command("lastsave", arity: 1, flags: [.fast, .noStorage, .loading, .stale], group: "server", handler: ServerCommands.lastsave),
+    Command("save", arity: 1, flags: [.admin, .noStorage, .noscript], group: "server", handler: ServerCommands.save),
+    Command("bgsave", arity: -1, flags: [.admin, .noStorage, .noscript], group: "server", handler: ServerCommands.bgsave),
+    Command("shutdown", arity: -1, flags: [.admin, .noStorage, .noscript, .loading, .stale], group: "server", handler: ServerCommands.shutdown),
+    Command("info", arity: -1, flags: [.loading, .stale], group: "server", handler: ServerCommands.info),
+    Command("config", arity: -2, flags: [.admin, .noStorage, .noscript, .loading, .stale], group: "server", handler: ConfigCommands.config),
+    Command("command", arity: -1, flags: [.noStorage, .loading, .stale], group: "server", handler: CommandIntrospection.command),
+    Command("memory", arity: -2, flags: [.readonly], group: "server", handler: ServerCommands.memory),
+    Command("slowlog", arity: -2, flags: [.admin, .noStorage, .loading, .stale], group: "server", handler: ServerCommands.slowlog),
+    Command("monitor", arity: 1, flags: [.admin, .noStorage, .noscript, .loading, .stale], group: "server", handler: ServerCommands.monitor),
+
+    // RESPLite admin
+    Command("sqlite.info", arity: 1, flags: [.admin], group: "resplite", handler: ServerCommands.sqliteInfo),
+    Command("cache.info", arity: 1, flags: [.admin, .noStorage], group: "resplite", handler: ServerCommands.cacheInfo),
+    Command("memory.info", arity: 1, flags: [.admin, .noStorage], group: "resplite", handler: ServerCommands.memoryInfo),
 ]
+
+/// Every command, as data: the core table above and one table per collection type (each in
+/// its type's file).
+let allCommands: [Command] = coreCommands + hashCommands + setCommands + listCommands + zsetCommands

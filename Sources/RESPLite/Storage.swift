@@ -44,6 +44,10 @@ private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self
 /// A valid pointer for zero-length blobs (a nil pointer would bind NULL instead of "").
 private let emptyBlobByte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
+/// Bytes SQLite has allocated now, and at most since start (INFO, MEMORY.INFO).
+func sqliteMemoryUsed() -> Int64 { Int64(sqlite3_memory_used()) }
+func sqliteMemoryHighwater() -> Int64 { Int64(sqlite3_memory_highwater(0)) }
+
 // MARK: - Connection and statements
 
 final class SQLiteConnection {
@@ -883,6 +887,53 @@ final class Storage {
     }
 
     // MARK: Introspection
+
+    /// Live keys with a TTL (INFO keyspace expires=): a range of the partial expiry index.
+    func volatileKeyCount(now: Int64) throws -> Int64 {
+        let statement = try cached("SELECT count(*) FROM redis_keys WHERE expires_at > ?1")
+        statement.bind(1, now)
+        defer { statement.reset() }
+        return try statement.step() ? statement.int64(0) : 0
+    }
+
+    /// Key rows by type (SQLITE.INFO). O(n).
+    func keyCountsByType() throws -> [(KeyType, Int64)] {
+        let statement = try cached("SELECT type, count(*) FROM redis_keys GROUP BY type ORDER BY type")
+        defer { statement.reset() }
+        var result: [(KeyType, Int64)] = []
+        while try statement.step() {
+            if let type = KeyType(rawValue: statement.int64(0)) { result.append((type, statement.int64(1))) }
+        }
+        return result
+    }
+
+    /// MEMORY USAGE: bytes a key occupies, estimated from its rows: the key row, plus the
+    /// average size of up to `samples` member rows times the element count. Per-row overhead
+    /// approximates SQLite's record and B-tree cell headers.
+    func estimatedBytes(of key: ByteView, _ record: KeyRecord, samples: Int64, now: Int64) throws -> Int64 {
+        let rowOverhead: Int64 = 24
+        let keyRow = try cached("SELECT length(key) + ifnull(length(value), 0) FROM redis_keys WHERE id = ?1")
+        keyRow.bind(1, record.id)
+        let base = (try keyRow.step() ? keyRow.int64(0) : 0) + rowOverhead + 40
+        keyRow.reset()
+        guard record.type != .string, record.count > 0 else { return base }
+        let statement: Statement
+        switch record.type {
+        case .hash: statement = try cached("SELECT count(*), ifnull(sum(length(field) + length(value)), 0) FROM (SELECT field, value FROM redis_hashes WHERE key_id = ?1 LIMIT ?2)")
+        case .set: statement = try cached("SELECT count(*), ifnull(sum(length(member)), 0) FROM (SELECT member FROM redis_sets WHERE key_id = ?1 LIMIT ?2)")
+        case .list: statement = try cached("SELECT count(*), ifnull(sum(length(value)), 0) FROM (SELECT value FROM redis_lists WHERE key_id = ?1 LIMIT ?2)")
+        case .zset: statement = try cached("SELECT count(*), ifnull(sum(length(member) + 8), 0) FROM (SELECT member FROM redis_zsets WHERE key_id = ?1 LIMIT ?2)")
+        case .string: return base
+        }
+        statement.bind(1, record.id)
+        statement.bind(2, samples)
+        defer { statement.reset() }
+        guard try statement.step() else { return base }
+        let sampled = statement.int64(0)
+        guard sampled > 0 else { return base }
+        let average = statement.int64(1) / sampled + rowOverhead + 8
+        return base + average * record.count
+    }
 
     /// Size of the WAL file in bytes (0 if none).
     var walBytes: Int64 {

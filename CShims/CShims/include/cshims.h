@@ -26,4 +26,7 @@ uint32_t cshim_feat_ext_arg(void);
 // accept4(2) needs _GNU_SOURCE, which the Glibc module is not built with.
 int cshim_accept_nonblocking(int listen_fd);
 
+// Heap bytes in use (mallinfo2 is not in the Glibc module): INFO used_memory.
+uint64_t cshim_heap_in_use(void);
+
 #endif
