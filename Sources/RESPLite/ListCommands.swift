@@ -58,12 +58,22 @@ func normalizedRange(start: Int64, end: Int64, length: Int64) -> (Int64, Int64)?
 
 enum ListEnd { case head, tail }
 
+/// SQL that tests inspect with EXPLAIN QUERY PLAN (the statements the commands run).
+enum ListSQL {
+    /// The head of a list: the first entry of the key's (key_id, seq) index range.
+    static let head: StaticString = "SELECT seq FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT 1"
+    /// One element by seq (LINDEX, LMOVE).
+    static let element: StaticString = "SELECT value FROM redis_lists WHERE key_id = ?1 AND seq = ?2"
+    /// A range of elements by seq (LRANGE, pops).
+    static let range: StaticString = "SELECT value FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq"
+}
+
 // MARK: - Storage operations on lists
 
 extension Storage {
     /// The smallest seq of a list (its head). Lists are dense: element i is at head + i.
     func listHead(_ id: Int64) throws -> Int64 {
-        let statement = try cached("SELECT seq FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT 1")
+        let statement = try cached(ListSQL.head)
         statement.bind(1, id)
         defer { statement.reset() }
         guard try statement.step() else { return 0 }
@@ -95,7 +105,7 @@ extension Storage {
     func listRangeStatement(_ id: Int64, from: Int64, to: Int64, descending: Bool) throws -> Statement {
         let statement = descending
             ? try cached("SELECT value FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC")
-            : try cached("SELECT value FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq")
+            : try cached(ListSQL.range)
         statement.reset()
         trackUntilEndOfCommand(statement)
         statement.bind(1, id)
@@ -336,7 +346,7 @@ enum ListCommands {
             c.reply.null()
             return
         }
-        let statement = try storage.cached("SELECT value FROM redis_lists WHERE key_id = ?1 AND seq = ?2")
+        let statement = try storage.cached(ListSQL.element)
         statement.bind(1, record.id)
         statement.bind(2, seq)
         defer { statement.reset() }
@@ -579,7 +589,7 @@ enum ListCommands {
         let head = try storage.listHead(source.id)
         let tail = head + source.count - 1
         let seq = from == .head ? head : tail
-        let read = try storage.cached("SELECT value FROM redis_lists WHERE key_id = ?1 AND seq = ?2")
+        let read = try storage.cached(ListSQL.element)
         read.bind(1, source.id)
         read.bind(2, seq)
         defer { read.reset() }

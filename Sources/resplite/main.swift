@@ -42,6 +42,15 @@ struct RESPLiteCommand: ParsableCommand {
     @Option(name: .customLong("maxclients"), help: "Most simultaneous clients. Default 10000.")
     var maxClients: Int?
 
+    @Option(name: .customLong("requirepass"), help: "Password clients must AUTH with (also RESPLITE_REQUIREPASS).")
+    var requirePassword: String?
+
+    @Option(name: .customLong("rename-command"), help: "Rename a command: OLD=NEW (NEW empty disables it). Repeatable.")
+    var renames: [String] = []
+
+    @Option(name: .customLong("disable-command"), help: "Disable a command (it answers as unsupported). Repeatable.")
+    var disabled: [String] = []
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -97,6 +106,13 @@ struct RESPLiteCommand: ParsableCommand {
             guard maxClients > 0 else { throw ValidationError("--maxclients must be > 0") }
             options.networkLimits.maxClients = maxClients
         }
+        if let requirePassword { options.requirePassword = requirePassword.isEmpty ? nil : requirePassword }
+        for rename in renames {
+            let parts = rename.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--rename-command expects OLD=NEW, got '\(rename)'") }
+            options.renamedCommands[parts[0].lowercased()] = parts[1].lowercased()
+        }
+        for name in disabled { options.disabledCommands.insert(name.lowercased()) }
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
 
         LoggingSystem.bootstrap { label in
