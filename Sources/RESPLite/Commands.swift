@@ -51,6 +51,12 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let noAuth = CommandFlags(rawValue: 1 << 8)
     public static let pubsub = CommandFlags(rawValue: 1 << 9)
     public static let noscript = CommandFlags(rawValue: 1 << 10)
+    /// Runs at once inside MULTI instead of being queued (MULTI, EXEC, DISCARD, WATCH...).
+    public static let transactionControl = CommandFlags(rawValue: 1 << 11)
+    /// Allowed in RESP2 subscribed mode ((P|S)(UN)SUBSCRIBE, PING, QUIT, RESET).
+    public static let allowedWhileSubscribed = CommandFlags(rawValue: 1 << 12)
+    /// Modifies every key (FLUSHDB, FLUSHALL): every WATCH is touched.
+    public static let keyspaceWide = CommandFlags(rawValue: 1 << 13)
 
     /// The names COMMAND INFO reports.
     public var names: [String] {

@@ -33,7 +33,7 @@ enum ConfigCommands {
         "activedefrag": "no", "lazyfree-lazy-eviction": "no", "replica-read-only": "yes", "slave-read-only": "yes",
         "repl-diskless-sync": "yes", "stop-writes-on-bgsave-error": "yes", "rdbcompression": "yes",
         "client-output-buffer-limit": "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        "latency-tracking": "yes", "notify-keyspace-events": "",
+        "latency-tracking": "yes",
     ]
 
     static let parameters: [ConfigParameter] = {
@@ -54,6 +54,13 @@ enum ConfigCommands {
                                 guard length >= 0 else { throw ConfigValueError(reason: "argument must be between 0 and 9223372036854775807 inclusive") }
                                 engine.slowlogMaxEntries = Int(length)
                                 engine.trimSlowlog()
+                            }),
+            ConfigParameter(name: "notify-keyspace-events", get: { $0.notifyKeyspaceEvents.letters },
+                            set: { engine, value in
+                                guard let flags = KeyspaceEvents(letters: value) else {
+                                    throw ConfigValueError(reason: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+                                }
+                                engine.notifyKeyspaceEvents = flags
                             }),
             ConfigParameter(name: "port", get: { String($0.core?.port ?? 0) }, set: nil),
             ConfigParameter(name: "bind", get: { $0.options.host }, set: nil),

@@ -11,6 +11,13 @@ enum ConnectionCommands {
     /// PING [message]
     static func ping(_ c: CommandCall) throws {
         guard c.argumentCount <= 2 else { throw CommandError.wrongArity(c.name) }
+        if c.client.subscriptionCount > 0 && !c.client.resp3 {
+            // RESP2 subscribed mode: ["pong", message or ""].
+            c.reply.arrayHeader(2)
+            c.reply.bulk("pong")
+            if c.argumentCount == 2 { c.reply.bulk(c.args[1]) } else { c.reply.bulk("") }
+            return
+        }
         if c.argumentCount == 2 { c.reply.bulk(c.args[1]) } else { c.reply.simple("PONG") }
     }
 
@@ -126,10 +133,8 @@ enum ConnectionCommands {
         client.noEvict = false
         client.noTouch = false
         client.authenticated = false
-        if client.isMonitor {
-            client.isMonitor = false
-            c.engine.forget(client)
-        }
+        c.engine.forget(client)  // MONITOR, MULTI, WATCH, subscriptions
+        client.isMonitor = false
         c.reply.simple("RESET")
     }
 
@@ -288,7 +293,7 @@ enum ConnectionCommands {
             guard let target = core.openClients.first(where: { $0.address == address }) else {
                 throw CommandError("ERR No such client")
             }
-            core.closeSoon(target)
+            if target === c.client { core.closeSoon(target) } else { core.disconnect(target) }
             c.reply.ok()
             return
         }
@@ -328,7 +333,7 @@ enum ConnectionCommands {
             if let user, user != "default" { continue }
             if let type, type != "normal" { continue }
             if skipMe && target === c.client { continue }
-            core.closeSoon(target)
+            if target === c.client { core.closeSoon(target) } else { core.disconnect(target) }
             killed += 1
         }
         c.reply.integer(killed)

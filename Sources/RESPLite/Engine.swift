@@ -85,6 +85,14 @@ final class Engine {
     private var nextSlowlogId: Int64 = 0
     /// Clients in MONITOR mode.
     private(set) var monitors: [Client] = []
+    /// WATCHed keys → the clients watching them (Transactions.swift).
+    var watchers: [[UInt8]: [Client]] = [:]
+    /// Subscriptions (PubSub.swift).
+    var channelSubscribers: [[UInt8]: [Client]] = [:]
+    var patternSubscribers: [[UInt8]: [Client]] = [:]
+    var shardSubscribers: [[UInt8]: [Client]] = [:]
+    /// CONFIG SET notify-keyspace-events.
+    var notifyKeyspaceEvents: KeyspaceEvents = []
     let startedAtMillis = currentTimeMillis()
     let startedAtMonotonic = monotonicMillis()
     let runId: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
@@ -170,12 +178,14 @@ final class Engine {
     private func dispatch(_ client: Client, _ args: [ByteView]) {
         guard let command = table.lookup(args[0]) else {
             let message = table.isUnsupported(args[0]) ? CommandError.notSupported.message : unknownCommandMessage(args)
+            if client.inMulti { client.multiFailed = true }
             client.reply.error(message)
             fire(options.hooks.onUnknownCommand, client, args, message)
             return
         }
         client.lastCommandName = command.name
         guard command.acceptsArgumentCount(args.count) else {
+            if client.inMulti { client.multiFailed = true }
             fail(client, args, CommandError.wrongArity(command.name).message)
             return
         }
@@ -183,26 +193,17 @@ final class Engine {
             fail(client, args, "NOAUTH Authentication required.")
             return
         }
-        if !monitors.isEmpty && !command.flags.contains(.noAuth) { feedMonitors(client, args) }
-        let call = CommandCall(args: args, client: client, engine: self, name: command.name)
-        let started = monotonicMicros()
-        var failure: Error?
-        if command.flags.contains(.noStorage) {
-            do { try command.handler(call) } catch { failure = error }
-        } else {
-            do {
-                try storage.beginBatchIfNeeded()
-                do {
-                    try command.handler(call)
-                } catch {
-                    failure = error
-                }
-                storage.endCommand(failed: failure != nil)
-            } catch {
-                failure = error
-            }
-            if command.flags.contains(.write) && failure == nil { changesSinceSave += 1 }
+        if client.subscriptionCount > 0 && !client.resp3 && !command.flags.contains(.allowedWhileSubscribed) {
+            fail(client, args, "ERR Can't execute '\(command.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+            return
         }
+        if client.inMulti && !command.flags.contains(.transactionControl) {
+            queue(client, command, args)
+            return
+        }
+        if !monitors.isEmpty && !command.flags.contains(.noAuth) { feedMonitors(client, args) }
+        let started = monotonicMicros()
+        let failure = run(client, command, args)
         let finished = monotonicMicros()
         client.lastCommandAt = finished / 1000
         if let failure { fail(client, args, Self.message(for: failure)) }
@@ -213,6 +214,42 @@ final class Engine {
             failBatch(failure ?? storage.connection.lastError)
         }
         recordSlowlog(client, args, durationMicros: finished - started)
+    }
+
+    /// Runs a command's handler: in the turn's transaction unless it needs no storage, in its
+    /// own savepoint, with WATCH and keyspace-event bookkeeping after a write. Returns the
+    /// failure, if any (not yet written to the client).
+    private func run(_ client: Client, _ command: Command, _ args: [ByteView]) -> Error? {
+        let call = CommandCall(args: args, client: client, engine: self, name: command.name)
+        if command.flags.contains(.noStorage) {
+            do { try command.handler(call) } catch { return error }
+            return nil
+        }
+        var failure: Error?
+        do {
+            try storage.beginBatchIfNeeded()
+            do {
+                try command.handler(call)
+            } catch {
+                failure = error
+            }
+            let wrote = failure == nil && storage.commandWrote
+            storage.endCommand(failed: failure != nil)
+            if wrote {
+                changesSinceSave += 1
+                keysModified(command, args)
+            }
+        } catch {
+            failure = error
+        }
+        return failure
+    }
+
+    /// One command of an EXEC: its reply (or error) goes in place in the EXEC array.
+    func runQueued(_ client: Client, _ command: Command, _ args: [ByteView]) {
+        if let failure = run(client, command, args) {
+            fail(client, args, Self.message(for: failure))
+        }
     }
 
     private func fail(_ client: Client, _ args: [ByteView], _ message: String) {
@@ -330,6 +367,8 @@ final class Engine {
         if client.isMonitor, let index = monitors.firstIndex(where: { $0 === client }) {
             monitors.remove(at: index)
         }
+        if client.inMulti || !client.watched.isEmpty { endTransaction(client) }
+        if client.subscriptionCount > 0 { unsubscribeAll(client) }
         if client.batchStart >= 0, let index = batchClients.firstIndex(where: { $0 === client }) {
             batchClients.remove(at: index)
             client.batchStart = -1

@@ -29,7 +29,10 @@ enum ExpiryUnit {
 }
 
 extension Engine {
-    /// Deletes up to `limit` expired keys. Returns how many were deleted.
+    /// Deletes up to `limit` expired keys, then, within the same budget, expired hash fields
+    /// (oldest first, through the partial index `redis_hashes_expires_at`; counts adjusted,
+    /// hashes left empty deleted). Returns how many keys and fields were deleted: a result of
+    /// `limit` means a backlog, swept again on the next turn.
     @discardableResult
     func sweepExpired(limit: Int) -> Int {
         let now = currentTimeMillis()
@@ -39,10 +42,11 @@ extension Engine {
             for key in keys {
                 try key.withByteView { _ = try storage.deleteKey($0) }
             }
+            let fields = try storage.sweepExpiredFields(now: now, limit: limit - keys.count)
             storage.endCommand(failed: false)
             stats.sweeps += 1
             stats.expiredKeysSwept += Int64(keys.count)
-            return keys.count
+            return keys.count + fields
         } catch {
             storage.endCommand(failed: true)
             logger.warning("expiry sweep failed: \(error)")

@@ -227,7 +227,7 @@ enum ListCommands {
     /// [L|R]POP key [count]: without count one element or null; with count an array (empty
     /// for count 0 on an existing list) or a null array for a missing key.
     static func popGeneric(_ c: CommandCall, end: ListEnd) throws {
-        guard c.argumentCount <= 3 else { throw CommandError.syntax }
+        guard c.argumentCount <= 3 else { throw CommandError.wrongArity(c.name) }
         var count: Int64? = nil
         if c.argumentCount == 3 {
             guard let value = c.args[2].parseInt64(), value >= 0 else {

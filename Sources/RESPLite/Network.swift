@@ -51,6 +51,9 @@ final class Client {
 
     /// Close once the queued replies are sent (QUIT, protocol error).
     var closeAfterReply = false
+    /// Close without sending what is queued (a subscriber over its output limit, CLIENT KILL):
+    /// an in-flight send to a peer that does not read would otherwise never complete.
+    var closeNow = false
     /// Being torn down: no more input is processed.
     var closing = false
     /// Listed for a flush at the end of the turn.
@@ -79,6 +82,26 @@ final class Client {
     var lastCommandName = "NULL"
     /// Local address ("ip:port") the client connected to.
     var localAddress = ""
+
+    // MULTI/EXEC state (Transactions.swift).
+    var inMulti = false
+    /// A command was rejected while queuing: EXEC answers EXECABORT.
+    var multiFailed = false
+    var queued: [QueuedCommand] = []
+    var queuedBytes = 0
+    /// Keys this client WATCHes, with the expiry they had then (an expiry passing counts as a
+    /// modification).
+    var watched: [[UInt8]: Int64?] = [:]
+    /// A watched key was modified since WATCH.
+    var watchDirty = false
+
+    // Pub/Sub state (PubSub.swift).
+    var channels: Set<[UInt8]> = []
+    var patterns: Set<[UInt8]> = []
+    var shardChannels: Set<[UInt8]> = []
+    var subscriptionCount: Int { channels.count + patterns.count + shardChannels.count }
+    /// Since when (monotonic ms) a subscriber's output has been over the soft limit.
+    var overSoftLimitSince: Int64 = 0
 
     init(id: Int64, fd: Int32, address: String, slot: Int, generation: UInt32, limits: ProtocolLimits) {
         self.id = id
@@ -159,9 +182,18 @@ final class ServerCore {
         clients.compactMap { $0 }.filter { !$0.closing }.sorted { $0.id < $1.id }
     }
 
-    /// Closes a client once its queued replies are out (CLIENT KILL, SHUTDOWN).
+    /// Closes a client once its queued replies are out (SHUTDOWN).
     func closeSoon(_ client: Client) {
         client.closeAfterReply = true
+        markForFlush(client)
+    }
+
+    /// Closes a client at the end of the turn, dropping what it has not received yet
+    /// (CLIENT KILL, a subscriber over its output limit).
+    func disconnect(_ client: Client) {
+        client.closeAfterReply = true
+        client.closeNow = true
+        client.output.removeAll()
         markForFlush(client)
     }
 

@@ -143,6 +143,10 @@ final class EpollBackend: NetworkBackend {
     /// Writes pending replies until done or the socket is full (then waits for EPOLLOUT).
     private func flush(_ client: Client) {
         guard !client.closing else { return }
+        if client.closeNow {
+            close(client)
+            return
+        }
         while !client.output.isEmpty {
             let bytes = client.output.readableBytes
             let written = send(client.fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))

@@ -181,6 +181,10 @@ final class UringBackend: NetworkBackend {
     /// Moves pending replies into the send buffer and sends them, unless a send is in flight
     /// (its completion continues with what is pending).
     private func flush(_ client: Client) {
+        if client.closeNow {
+            beginClose(client)
+            return
+        }
         guard !client.closing, !client.sendInFlight else { return }
         if client.sending.isEmpty && !client.output.isEmpty {
             swap(&client.output, &client.sending)

@@ -398,13 +398,13 @@ struct MemoryFigures {
 /// the last argument".
 let coreCommands: [Command] = [
     // Connection
-    Command("ping", arity: -1, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ConnectionCommands.ping),
+    Command("ping", arity: -1, flags: [.fast, .noStorage, .stale, .loading, .allowedWhileSubscribed], group: "connection", handler: ConnectionCommands.ping),
     Command("echo", arity: 2, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ConnectionCommands.echo),
-    Command("quit", arity: -1, flags: [.fast, .noStorage, .stale, .loading, .noAuth], group: "connection", handler: ConnectionCommands.quit),
+    Command("quit", arity: -1, flags: [.fast, .noStorage, .stale, .loading, .noAuth, .allowedWhileSubscribed, .transactionControl], group: "connection", handler: ConnectionCommands.quit),
     Command("hello", arity: -1, flags: [.fast, .noStorage, .stale, .loading, .noAuth, .noscript], group: "connection", handler: ConnectionCommands.hello),
     Command("auth", arity: -2, flags: [.fast, .noStorage, .stale, .loading, .noAuth, .noscript], group: "connection", handler: ConnectionCommands.auth),
     Command("select", arity: 2, flags: [.fast, .noStorage, .stale, .loading], group: "connection", handler: ConnectionCommands.select),
-    Command("reset", arity: 1, flags: [.fast, .noStorage, .stale, .loading, .noAuth, .noscript], group: "connection", handler: ConnectionCommands.reset),
+    Command("reset", arity: 1, flags: [.fast, .noStorage, .stale, .loading, .noAuth, .noscript, .allowedWhileSubscribed, .transactionControl], group: "connection", handler: ConnectionCommands.reset),
     Command("client", arity: -2, flags: [.admin, .noStorage, .stale, .loading, .noscript], group: "connection", handler: ConnectionCommands.client),
 
     // Strings
@@ -456,8 +456,8 @@ let coreCommands: [Command] = [
 
     // Server
     Command("dbsize", arity: 1, flags: [.readonly, .fast], group: "server", handler: ServerCommands.dbsize),
-    Command("flushdb", arity: -1, flags: [.write], group: "server", handler: ServerCommands.flushdb),
-    Command("flushall", arity: -1, flags: [.write], group: "server", handler: ServerCommands.flushdb),
+    Command("flushdb", arity: -1, flags: [.write, .keyspaceWide], group: "server", handler: ServerCommands.flushdb),
+    Command("flushall", arity: -1, flags: [.write, .keyspaceWide], group: "server", handler: ServerCommands.flushdb),
     Command("swapdb", arity: 3, flags: [.write, .fast], group: "server", handler: ServerCommands.swapdb),
     Command("time", arity: 1, flags: [.fast, .noStorage, .loading, .stale], group: "server", handler: ServerCommands.time),
     Command("lastsave", arity: 1, flags: [.fast, .noStorage, .loading, .stale], group: "server", handler: ServerCommands.lastsave),
@@ -470,6 +470,24 @@ let coreCommands: [Command] = [
     Command("memory", arity: -2, flags: [.readonly], group: "server", handler: ServerCommands.memory),
     Command("slowlog", arity: -2, flags: [.admin, .noStorage, .loading, .stale], group: "server", handler: ServerCommands.slowlog),
     Command("monitor", arity: 1, flags: [.admin, .noStorage, .noscript, .loading, .stale], group: "server", handler: ServerCommands.monitor),
+
+    // Transactions
+    Command("multi", arity: 1, flags: [.fast, .noStorage, .loading, .stale, .noscript, .transactionControl], group: "transactions", handler: TransactionCommands.multi),
+    Command("exec", arity: 1, flags: [.loading, .stale, .noscript, .transactionControl], group: "transactions", handler: TransactionCommands.exec),
+    Command("discard", arity: 1, flags: [.fast, .noStorage, .loading, .stale, .noscript, .transactionControl], group: "transactions", handler: TransactionCommands.discard),
+    Command("watch", arity: -2, flags: [.fast, .loading, .stale, .noscript, .transactionControl], keys: (1, -1, 1), group: "transactions", handler: TransactionCommands.watch),
+    Command("unwatch", arity: 1, flags: [.fast, .noStorage, .loading, .stale, .noscript, .transactionControl], group: "transactions", handler: TransactionCommands.unwatch),
+
+    // Pub/Sub
+    Command("subscribe", arity: -2, flags: [.pubsub, .noStorage, .noscript, .loading, .stale, .allowedWhileSubscribed], group: "pubsub", handler: PubSubCommands.subscribe),
+    Command("unsubscribe", arity: -1, flags: [.pubsub, .noStorage, .noscript, .loading, .stale, .allowedWhileSubscribed], group: "pubsub", handler: PubSubCommands.unsubscribe),
+    Command("psubscribe", arity: -2, flags: [.pubsub, .noStorage, .noscript, .loading, .stale, .allowedWhileSubscribed], group: "pubsub", handler: PubSubCommands.psubscribe),
+    Command("punsubscribe", arity: -1, flags: [.pubsub, .noStorage, .noscript, .loading, .stale, .allowedWhileSubscribed], group: "pubsub", handler: PubSubCommands.punsubscribe),
+    Command("ssubscribe", arity: -2, flags: [.pubsub, .noStorage, .noscript, .loading, .stale, .allowedWhileSubscribed], group: "pubsub", handler: PubSubCommands.ssubscribe),
+    Command("sunsubscribe", arity: -1, flags: [.pubsub, .noStorage, .noscript, .loading, .stale, .allowedWhileSubscribed], group: "pubsub", handler: PubSubCommands.sunsubscribe),
+    Command("publish", arity: 3, flags: [.pubsub, .noStorage, .loading, .stale, .fast], group: "pubsub", handler: PubSubCommands.publish),
+    Command("spublish", arity: 3, flags: [.pubsub, .noStorage, .loading, .stale, .fast], group: "pubsub", handler: PubSubCommands.spublish),
+    Command("pubsub", arity: -2, flags: [.pubsub, .noStorage, .loading, .stale], group: "pubsub", handler: PubSubCommands.pubsub),
 
     // RESPLite admin
     Command("sqlite.info", arity: 1, flags: [.admin], group: "resplite", handler: ServerCommands.sqliteInfo),

@@ -316,6 +316,8 @@ enum Schema {
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS redis_hashes_expires_at ON redis_hashes(expires_at)
             WHERE expires_at IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS redis_hashes_key_expires ON redis_hashes(key_id, expires_at)
+            WHERE expires_at IS NOT NULL;
         CREATE TABLE IF NOT EXISTS redis_sets (
             key_id INTEGER NOT NULL,
             member BLOB    NOT NULL,
@@ -415,8 +417,11 @@ final class Storage {
     /// Statements stepped during the current command, reset by `endCommand`.
     private var activeStatements: [Statement] = []
 
-    /// Savepoint depth opened by the current command (0 or 1).
+    /// Savepoint depth opened by the current command (0 or 1): true once it wrote.
     private var commandSavepointOpen = false
+
+    /// Whether the running command has written anything (WATCH, keyspace events).
+    var commandWrote: Bool { commandSavepointOpen }
 
     /// Whether the group transaction is open.
     private(set) var inBatch = false

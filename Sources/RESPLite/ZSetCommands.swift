@@ -237,14 +237,36 @@ extension Storage {
 
     func zsetByLex(_ record: KeyRecord, _ range: LexRange, reverse: Bool, offset: Int64, limit: Int64) throws -> [ScoredMember] {
         if range.isEmpty || offset < 0 { return [] }
-        let statement = reverse
-            ? try cached("SELECT member, score FROM redis_zsets WHERE key_id = ?1 AND member >= ?2 AND member <= ?3 AND member IS NOT ?4 ORDER BY member DESC LIMIT ?5 OFFSET ?6")
-            : try cached("SELECT member, score FROM redis_zsets WHERE key_id = ?1 AND member >= ?2 AND member <= ?3 AND member IS NOT ?4 ORDER BY member LIMIT ?5 OFFSET ?6")
+        // Lex ranges are meant for zsets whose scores are all equal: then member order is
+        // Redis' (score, member) order and the primary key serves it. With mixed scores the
+        // members in range come in (score, member) order, as Redis lists them.
+        let statement: Statement
+        if try zsetScoresAllEqual(record.id) {
+            statement = reverse
+                ? try cached("SELECT member, score FROM redis_zsets WHERE key_id = ?1 AND member >= ?2 AND member <= ?3 AND member IS NOT ?4 ORDER BY member DESC LIMIT ?5 OFFSET ?6")
+                : try cached("SELECT member, score FROM redis_zsets WHERE key_id = ?1 AND member >= ?2 AND member <= ?3 AND member IS NOT ?4 ORDER BY member LIMIT ?5 OFFSET ?6")
+        } else {
+            statement = reverse
+                ? try cached("SELECT member, score FROM redis_zsets WHERE key_id = ?1 AND member >= ?2 AND member <= ?3 AND member IS NOT ?4 ORDER BY score DESC, member DESC LIMIT ?5 OFFSET ?6")
+                : try cached("SELECT member, score FROM redis_zsets WHERE key_id = ?1 AND member >= ?2 AND member <= ?3 AND member IS NOT ?4 ORDER BY score, member LIMIT ?5 OFFSET ?6")
+        }
         statement.bind(1, record.id)
         range.bind(statement, from: 2)
         statement.bind(5, limit < 0 ? -1 : limit)
         statement.bind(6, offset)
         return try collect(statement)
+    }
+
+    /// True if the lowest and the highest score are equal (two seeks of the score index).
+    func zsetScoresAllEqual(_ id: Int64) throws -> Bool {
+        let statement = try cached("""
+            SELECT (SELECT score FROM redis_zsets WHERE key_id = ?1 ORDER BY score LIMIT 1)
+                 = (SELECT score FROM redis_zsets WHERE key_id = ?1 ORDER BY score DESC LIMIT 1)
+            """)
+        statement.bind(1, id)
+        defer { statement.reset() }
+        guard try statement.step() else { return true }
+        return statement.int64(0) != 0
     }
 
     /// The largest member of a zset (the last entry of its primary-key range).
@@ -606,11 +628,11 @@ enum ZSetCommands {
                 request.limit = try c.integer(index + 2)
                 limitGiven = true
                 index += 2
-            } else if fixedReverse == nil && option.equalsLower("rev") {
+            } else if fixedReverse == nil && !request.reverse && option.equalsLower("rev") {
                 request.reverse = true
-            } else if fixedType == .auto && option.equalsLower("bylex") {
+            } else if fixedType == .auto && request.type == .auto && option.equalsLower("bylex") {
                 request.type = .lex
-            } else if fixedType == .auto && option.equalsLower("byscore") {
+            } else if fixedType == .auto && request.type == .auto && option.equalsLower("byscore") {
                 request.type = .score
             } else {
                 throw CommandError.syntax
@@ -757,7 +779,12 @@ enum ZSetCommands {
         if c.reply.resp3 && count != -1 {
             replyPairs(c, items)
         } else {
-            replyMembers(c, items, withScores: true)
+            // Flat [member, score, ...] (RESP3 too when no count was given, as Redis).
+            c.reply.arrayHeader(items.count * 2)
+            for item in items {
+                c.reply.bulk(item.member)
+                c.reply.double(item.score)
+            }
         }
     }
 

@@ -1,0 +1,180 @@
+// MULTI / EXEC / DISCARD / WATCH with Redis semantics, inside the group commit.
+
+import Foundation
+import XCTest
+@testable import RESPLite
+
+final class TransactionTests: XCTestCase {
+    func testQueuedRepliesAndExec() throws {
+        try forEachBackend { server in
+            let c = try server.client()
+            XCTAssertEqual(try c.run("MULTI"), ok)
+            XCTAssertEqual(try c.run("MULTI"), err("ERR MULTI calls can not be nested"))
+            XCTAssertEqual(try c.run("SET", "a", "1"), simple("QUEUED"))
+            XCTAssertEqual(try c.run("INCR", "a"), simple("QUEUED"))
+            XCTAssertEqual(try c.run("GET", "a"), simple("QUEUED"))
+            XCTAssertEqual(try c.run("EXEC"), .array([ok, int(2), bulk("2")]))
+            XCTAssertEqual(try c.run("EXEC"), err("ERR EXEC without MULTI"))
+            XCTAssertEqual(try c.run("DISCARD"), err("ERR DISCARD without MULTI"))
+            XCTAssertEqual(try c.run("MULTI"), ok)
+            XCTAssertEqual(try c.run("SET", "a", "9"), simple("QUEUED"))
+            XCTAssertEqual(try c.run("DISCARD"), ok)
+            XCTAssertEqual(try c.run("GET", "a"), bulk("2"))
+            XCTAssertEqual(try c.run("MULTI"), ok)
+            XCTAssertEqual(try c.run("EXEC"), .array([]))
+        }
+    }
+
+    func testQueueingErrorsAbortExec() throws {
+        try forEachBackend { server in
+            let c = try server.client()
+            XCTAssertEqual(try c.run("MULTI"), ok)
+            XCTAssertEqual(try c.run("SET", "x", "1"), simple("QUEUED"))
+            XCTAssertEqual(try c.run("GET"), err("ERR wrong number of arguments for 'get' command"))
+            XCTAssertEqual(try c.run("NOSUCH"), err("ERR unknown command 'NOSUCH', with args beginning with: "))
+            XCTAssertEqual(try c.run("EXEC"), err("EXECABORT Transaction discarded because of previous errors."))
+            XCTAssertEqual(try c.run("EXISTS", "x"), int(0), "nothing of an aborted transaction runs")
+            XCTAssertEqual(try c.run("SET", "after", "ok"), ok, "the connection left MULTI")
+        }
+    }
+
+    func testRuntimeErrorInTheMiddleDoesNotStopTheRest() throws {
+        try forEachBackend { server in
+            let c = try server.client()
+            XCTAssertEqual(try c.run("SET", "s", "text"), ok)
+            XCTAssertEqual(try c.run("MULTI"), ok)
+            XCTAssertEqual(try c.run("SET", "before", "1"), simple("QUEUED"))
+            XCTAssertEqual(try c.run("INCR", "s"), simple("QUEUED"))
+            XCTAssertEqual(try c.run("SET", "after", "2"), simple("QUEUED"))
+            XCTAssertEqual(try c.run("EXEC"), .array([ok, err("ERR value is not an integer or out of range"), ok]))
+            XCTAssertEqual(try c.run("MGET", "before", "s", "after"), bulks(["1", "text", "2"]))
+        }
+    }
+
+    func testWatchConflictFromAnotherConnection() throws {
+        try forEachBackend { server in
+            let a = try server.client(), b = try server.client()
+            XCTAssertEqual(try a.run("SET", "balance", "10"), ok)
+            XCTAssertEqual(try a.run("WATCH", "balance", "other"), ok)
+            XCTAssertEqual(try b.run("INCRBY", "balance", "5"), int(15))
+            XCTAssertEqual(try a.run("MULTI"), ok)
+            XCTAssertEqual(try a.run("WATCH", "x"), err("ERR WATCH inside MULTI is not allowed"))
+            XCTAssertEqual(try a.run("SET", "balance", "0"), simple("QUEUED"))
+            XCTAssertEqual(try a.run("EXEC"), null, "a watched key changed: EXEC answers null")
+            XCTAssertEqual(try a.run("GET", "balance"), bulk("15"))
+            // Without a conflict it runs; WATCH is cleared by EXEC.
+            XCTAssertEqual(try a.run("WATCH", "balance"), ok)
+            XCTAssertEqual(try a.run("MULTI"), ok)
+            XCTAssertEqual(try a.run("SET", "balance", "1"), simple("QUEUED"))
+            XCTAssertEqual(try a.run("EXEC"), .array([ok]))
+            XCTAssertEqual(try b.run("SET", "balance", "2"), ok)
+            XCTAssertEqual(try a.run("MULTI"), ok)
+            XCTAssertEqual(try a.run("EXEC"), .array([]), "no watch left after EXEC")
+            // UNWATCH forgets; a write by the watcher itself also counts, as in Redis.
+            XCTAssertEqual(try a.run("WATCH", "balance"), ok)
+            XCTAssertEqual(try a.run("UNWATCH"), ok)
+            XCTAssertEqual(try b.run("SET", "balance", "3"), ok)
+            XCTAssertEqual(try a.run("MULTI"), ok)
+            XCTAssertEqual(try a.run("EXEC"), .array([]))
+            XCTAssertEqual(try a.run("WATCH", "balance"), ok)
+            XCTAssertEqual(try a.run("SET", "balance", "4"), ok)
+            XCTAssertEqual(try a.run("MULTI"), ok)
+            XCTAssertEqual(try a.run("EXEC"), null)
+            // FLUSHALL touches every watched key.
+            XCTAssertEqual(try a.run("WATCH", "balance"), ok)
+            XCTAssertEqual(try b.run("FLUSHALL"), ok)
+            XCTAssertEqual(try a.run("MULTI"), ok)
+            XCTAssertEqual(try a.run("EXEC"), null)
+        }
+    }
+
+    func testWatchedKeyThatExpiresAbortsExec() throws {
+        let server = try TestServer()
+        let c = try server.client()
+        XCTAssertEqual(try c.run("SET", "lease", "me", "PX", "40"), ok)
+        XCTAssertEqual(try c.run("WATCH", "lease"), ok)
+        usleep(80_000)
+        XCTAssertEqual(try c.run("MULTI"), ok)
+        XCTAssertEqual(try c.run("SET", "lease", "me-again"), simple("QUEUED"))
+        XCTAssertEqual(try c.run("EXEC"), null)
+        XCTAssertEqual(try c.run("EXISTS", "lease"), int(0))
+    }
+
+    /// A reader never sees half of an EXEC: both keys move together.
+    func testExecIsAtomicForAConcurrentReader() throws {
+        try forEachBackend { server in
+            let writer = try server.client()
+            XCTAssertEqual(try writer.run("MSET", "left", "0", "right", "0"), ok)
+            let port = server.port
+            let done = DispatchSemaphore(value: 0)
+            let mismatch = NSLock()
+            var torn = 0
+            Thread {
+                defer { done.signal() }
+                guard let reader = try? RESPClient(port: port) else { return }
+                for _ in 0..<300 {
+                    guard let reply = try? reader.run("MGET", "left", "right"), case .array(let values) = reply else { continue }
+                    if values.count == 2 && values[0] != values[1] { mismatch.lock(); torn += 1; mismatch.unlock() }
+                }
+            }.start()
+            for round in 1...150 {
+                let commands: [[[UInt8]]] = [
+                    [Array("MULTI".utf8)],
+                    [Array("SET".utf8), Array("left".utf8), Array("\(round)".utf8)],
+                    [Array("SET".utf8), Array("right".utf8), Array("\(round)".utf8)],
+                    [Array("EXEC".utf8)],
+                ]
+                let replies = try writer.pipeline(commands)
+                XCTAssertEqual(replies.last, .array([ok, ok]))
+            }
+            XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+            XCTAssertEqual(torn, 0)
+        }
+    }
+
+    func testExecPersistsAcrossRestart() throws {
+        let server = try TestServer()
+        let c = try server.client()
+        let replies = try c.pipeline([[Array("MULTI".utf8)], [Array("SET".utf8), Array("t1".utf8), Array("a".utf8)],
+                                      [Array("SET".utf8), Array("t2".utf8), Array("b".utf8), Array("EX".utf8), Array("500".utf8)],
+                                      [Array("EXEC".utf8)]])
+        XCTAssertEqual(replies.last, .array([ok, ok]))
+        try server.restart()
+        let again = try server.client()
+        XCTAssertEqual(try again.run("MGET", "t1", "t2"), bulks(["a", "b"]))
+        XCTAssertGreaterThan(try again.run("TTL", "t2").integer ?? 0, 490)
+    }
+
+    /// SIGKILL while large EXECs run: afterwards every transaction is whole or absent.
+    func testKillDuringLargeExecLeavesNothingHalfApplied() throws {
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let db = directory + "/exec.db"
+        let server = try ServerProcess(arguments: ["--port", "0", "--db", db])
+        let port = server.port
+        let started = DispatchSemaphore(value: 0)
+        Thread {
+            guard let client = try? RESPClient(port: port, timeoutMs: 2000) else { return }
+            for round in 0..<1000 {
+                var commands: [[[UInt8]]] = [[Array("MULTI".utf8)]]
+                for n in 0..<200 { commands.append([Array("SET".utf8), Array("tx:\(round):\(n)".utf8), Array("v".utf8)]) }
+                commands.append([Array("EXEC".utf8)])
+                if (try? client.pipeline(commands)) == nil { return }
+                if round == 3 { started.signal() }
+            }
+        }.start()
+        XCTAssertEqual(started.wait(timeout: .now() + 30), .success)
+        usleep(30_000)
+        _ = server.stop(signal: SIGKILL)
+        let connection = try SQLiteConnection(path: db)
+        defer { connection.close() }
+        XCTAssertEqual(try connection.scalar("PRAGMA integrity_check"), "ok")
+        // Group rows by transaction: each round has 0 or 200 keys.
+        let partial = try connection.scalar("""
+            SELECT count(*) FROM (SELECT substr(CAST(key AS TEXT), 1, instr(substr(CAST(key AS TEXT), 4), ':') + 3) AS round, count(*) AS n
+            FROM redis_keys WHERE CAST(key AS TEXT) LIKE 'tx:%' GROUP BY round HAVING n <> 200)
+            """)
+        XCTAssertEqual(partial, "0")
+        XCTAssertGreaterThanOrEqual(Int(try connection.scalar("SELECT count(*) FROM redis_keys") ?? "0") ?? 0, 800)
+    }
+}
