@@ -57,6 +57,8 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let allowedWhileSubscribed = CommandFlags(rawValue: 1 << 12)
     /// Modifies every key (FLUSHDB, FLUSHALL): every WATCH is touched.
     public static let keyspaceWide = CommandFlags(rawValue: 1 << 13)
+    /// May block the client (BLPOP...).
+    public static let blocking = CommandFlags(rawValue: 1 << 14)
 
     /// The names COMMAND INFO reports.
     public var names: [String] {
@@ -70,6 +72,7 @@ public struct CommandFlags: OptionSet, Sendable {
         if contains(.loading) { result.append("loading") }
         if contains(.stale) { result.append("stale") }
         if contains(.noAuth) { result.append("no_auth") }
+        if contains(.blocking) { result.append("blocking") }
         if contains(.fast) { result.append("fast") }
         return result
     }

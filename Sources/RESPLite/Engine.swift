@@ -93,6 +93,15 @@ final class Engine {
     var shardSubscribers: [[UInt8]: [Client]] = [:]
     /// CONFIG SET notify-keyspace-events.
     var notifyKeyspaceEvents: KeyspaceEvents = []
+    /// Blocked clients (Blocking.swift): waiters per key in arrival order, keys made ready by
+    /// writes in this turn, and the timeout heap.
+    var waitersByKey: [[UInt8]: [Client]] = [:]
+    var readyKeys: [[UInt8]] = []
+    var readyKeySet: Set<[UInt8]> = []
+    var blockedDeadlines = DeadlineHeap()
+    var blockedClientCount = 0
+    /// Set by `block` when a re-run waiter found nothing again.
+    var stillBlocked = false
     let startedAtMillis = currentTimeMillis()
     let startedAtMonotonic = monotonicMillis()
     let runId: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
@@ -324,8 +333,22 @@ final class Engine {
         }
     }
 
-    /// Ends the loop turn: commits the batch, then the replies may be sent.
+    /// Rounds of "serve the waiters of ready keys, commit" after a turn's commit (bounds the
+    /// work of one turn; what is left waits for the next turn).
+    static let maxWakeupRounds = 8
+
+    /// Ends the loop turn: commits the batch, then the replies may be sent. Waiters on keys
+    /// written in the committed batch are then served in a batch of their own.
     func endTurn() {
+        commitTurnBatch()
+        var rounds = 0
+        while rounds < Self.maxWakeupRounds && serveReadyKeys() {
+            commitTurnBatch()
+            rounds += 1
+        }
+    }
+
+    private func commitTurnBatch() {
         if storage.inBatch {
             do {
                 try storage.commitBatch()
@@ -368,6 +391,7 @@ final class Engine {
             monitors.remove(at: index)
         }
         if client.inMulti || !client.watched.isEmpty { endTransaction(client) }
+        if client.blocked != nil { unblock(client) }
         if client.subscriptionCount > 0 { unsubscribeAll(client) }
         if client.batchStart >= 0, let index = batchClients.firstIndex(where: { $0 === client }) {
             batchClients.remove(at: index)
@@ -379,12 +403,15 @@ final class Engine {
 
     /// Milliseconds until the next timer is due (the loop's wait timeout).
     func nextTimerDelayMs(now: Int64) -> Int64 {
-        if sweepBacklog { return 0 }
-        return Swift.max(0, nextSweepAt - now)
+        if sweepBacklog || !readyKeys.isEmpty { return 0 }
+        var next = nextSweepAt
+        if let deadline = blockedDeadlines.earliest { next = Swift.min(next, deadline) }
+        return Swift.max(0, next - now)
     }
 
     /// Runs due timers inside the turn's batch (the sweeper's deletes join the group commit).
     func runTimers(now: Int64) {
+        if let deadline = blockedDeadlines.earliest, deadline <= now { expireBlockedClients(now: now) }
         guard sweepBacklog || now >= nextSweepAt else { return }
         nextSweepAt = now + Int64(options.sweepIntervalMs)
         sweepBacklog = sweepExpired(limit: options.sweepBatchKeys) >= options.sweepBatchKeys

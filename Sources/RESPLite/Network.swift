@@ -103,6 +103,13 @@ final class Client {
     /// Since when (monotonic ms) a subscriber's output has been over the soft limit.
     var overSoftLimitSince: Int64 = 0
 
+    // Blocking state (Blocking.swift): while blocked, further requests wait in `input`.
+    var blocked: BlockedState?
+    /// Incremented on every block, so stale timeout entries are recognised.
+    var blockToken = 0
+    /// Running the commands of an EXEC: blocking commands answer at once, as in Redis.
+    var executingTransaction = false
+
     init(id: Int64, fd: Int32, address: String, slot: Int, generation: UInt32, limits: ProtocolLimits) {
         self.id = id
         self.fd = fd
@@ -259,6 +266,10 @@ final class ServerCore {
             var offset = 0
             while offset < data.count && !client.closeAfterReply {
                 let frame = UnsafeRawBufferPointer(rebasing: data[offset...])
+                if client.blocked != nil {
+                    keepTail(client, frame)  // requests after a blocking command wait for it
+                    return
+                }
                 guard let consumed = step(client, frame) else {
                     keepTail(client, frame)
                     return
@@ -274,7 +285,7 @@ final class ServerCore {
         }
         reserveForFrame(client, incoming: data.count)
         client.input.append(data)
-        while !client.input.isEmpty && !client.closeAfterReply {
+        while !client.input.isEmpty && !client.closeAfterReply && client.blocked == nil {
             guard let consumed = step(client, client.input.readableBytes) else { break }
             client.input.consume(consumed)
         }
@@ -304,6 +315,12 @@ final class ServerCore {
             protocolError(client, message)
             return nil
         }
+    }
+
+    /// Runs the requests a client sent while it was blocked.
+    func resumeInput(_ client: Client) {
+        guard !client.input.isEmpty, client.blocked == nil, !client.closing else { return }
+        receive(client, UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
     /// Keeps an incomplete frame from a receive buffer that is about to be reused.

@@ -328,10 +328,11 @@ extension Engine {
             touchAllWatched()
             return
         }
-        guard !watchers.isEmpty || !notifyKeyspaceEvents.isEmpty else { return }
+        guard !watchers.isEmpty || !notifyKeyspaceEvents.isEmpty || !waitersByKey.isEmpty else { return }
         let positions = CommandIntrospection.keyPositions(command, argumentCount: args.count)
         for (order, position) in positions.enumerated() {
             touchWatched(args[position])
+            signalKeyReady(args[position])
             if !notifyKeyspaceEvents.isEmpty {
                 let (kind, event) = keyspaceEvent(for: command, keyOrder: order)
                 notifyKeyspaceEvent(kind, event, key: args[position])

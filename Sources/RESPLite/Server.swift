@@ -37,6 +37,8 @@ public struct ServerOptions: Sendable {
     public var slowlogSlowerThanMicros: Int64 = 10_000
     /// SLOWLOG: entries kept (oldest dropped first).
     public var slowlogMaxEntries = 128
+    /// Bounds on clients blocked in BLPOP and friends.
+    public var blockingLimits = BlockingLimits()
 
     public init() {}
 

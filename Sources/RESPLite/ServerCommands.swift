@@ -471,6 +471,13 @@ let coreCommands: [Command] = [
     Command("slowlog", arity: -2, flags: [.admin, .noStorage, .loading, .stale], group: "server", handler: ServerCommands.slowlog),
     Command("monitor", arity: 1, flags: [.admin, .noStorage, .noscript, .loading, .stale], group: "server", handler: ServerCommands.monitor),
 
+    // Blocking (list and zset variants; Blocking.swift)
+    Command("blpop", arity: -3, flags: [.write, .blocking], keys: (1, -2, 1), group: "list", handler: BlockingCommands.blpop),
+    Command("brpop", arity: -3, flags: [.write, .blocking], keys: (1, -2, 1), group: "list", handler: BlockingCommands.brpop),
+    Command("blmove", arity: 6, flags: [.write, .denyOOM, .blocking], keys: (1, 2, 1), group: "list", handler: BlockingCommands.blmove),
+    Command("brpoplpush", arity: 4, flags: [.write, .denyOOM, .blocking], keys: (1, 2, 1), group: "list", handler: BlockingCommands.brpoplpush),
+    Command("blmpop", arity: -5, flags: [.write, .blocking], group: "list", handler: BlockingCommands.blmpop),
+
     // Transactions
     Command("multi", arity: 1, flags: [.fast, .noStorage, .loading, .stale, .noscript, .transactionControl], group: "transactions", handler: TransactionCommands.multi),
     Command("exec", arity: 1, flags: [.loading, .stale, .noscript, .transactionControl], group: "transactions", handler: TransactionCommands.exec),

@@ -97,6 +97,8 @@ enum TransactionCommands {
             return
         }
         c.reply.arrayHeader(queue.count)
+        client.executingTransaction = true
+        defer { client.executingTransaction = false }
         for queued in queue {
             queued.withArguments { args in c.engine.runQueued(client, queued.command, args) }
         }
