@@ -1,0 +1,178 @@
+// Blocking list commands: REFERENCE.md §7.
+
+import Foundation
+import XCTest
+@testable import RESPLite
+
+final class BlockingTests: XCTestCase {
+    /// Starts a blocking command on its own connection; the reply arrives later.
+    private func startBlocking(_ server: TestServer, _ words: String...) throws -> RESPClient {
+        let client = try server.client()
+        client.enqueue(words.map { Array($0.utf8) })
+        try client.flush()
+        usleep(30_000)  // let the server register the waiter
+        return client
+    }
+
+    func testPushWakesWaiterAtEitherEnd() throws {
+        try forEachBackend { server in
+            let pusher = try server.client()
+            let left = try startBlocking(server, "BLPOP", "jobs", "0")
+            XCTAssertEqual(try pusher.run("RPUSH", "jobs", "a", "b"), int(2))
+            XCTAssertEqual(try left.readReply(), bulks(["jobs", "a"]))
+            let right = try startBlocking(server, "BRPOP", "empty", "jobs", "0")
+            XCTAssertEqual(try right.readReply(), bulks(["jobs", "b"]), "an available element is served at once")
+            let again = try startBlocking(server, "BRPOP", "jobs", "5")
+            XCTAssertEqual(try pusher.run("LPUSH", "jobs", "x", "y"), int(2))
+            XCTAssertEqual(try again.readReply(), bulks(["jobs", "x"]))
+            XCTAssertEqual(try pusher.run("LRANGE", "jobs", "0", "-1"), bulks(["y"]))
+            XCTAssertEqual(try left.run("PING"), simple("PONG"), "the connection works after being served")
+        }
+    }
+
+    func testTimeoutAnswersNull() throws {
+        try forEachBackend { server in
+            let c = try server.client()
+            let started = Date()
+            XCTAssertEqual(try c.run("BLPOP", "nothing", "0.2"), null)
+            XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.18)
+            XCTAssertEqual(try c.run("BLMOVE", "nothing", "dst", "LEFT", "RIGHT", "0.05"), null)
+            XCTAssertEqual(try c.run("BLPOP", "k", "-1"), err("ERR timeout is negative"))
+            XCTAssertEqual(try c.run("BLPOP", "k", "soon"), err("ERR timeout is not a float or out of range"))
+            XCTAssertEqual(try c.run("SET", "str", "v"), ok)
+            XCTAssertEqual(try c.run("BLPOP", "str", "0.05"), err("WRONGTYPE Operation against a key holding the wrong kind of value"))
+        }
+    }
+
+    func testKeysAreTriedInOrderAndWaitersAreServedFifo() throws {
+        try forEachBackend { server in
+            let pusher = try server.client()
+            XCTAssertEqual(try pusher.run("RPUSH", "second", "s1"), int(1))
+            XCTAssertEqual(try pusher.run("RPUSH", "first", "f1"), int(1))
+            let c = try server.client()
+            XCTAssertEqual(try c.run("BLPOP", "first", "second", "1"), bulks(["first", "f1"]), "the first non-empty key wins")
+            let oldest = try startBlocking(server, "BLPOP", "q", "5")
+            let newest = try startBlocking(server, "BLPOP", "q", "5")
+            XCTAssertEqual(try pusher.run("RPUSH", "q", "1"), int(1))
+            XCTAssertEqual(try oldest.readReply(), bulks(["q", "1"]))
+            XCTAssertEqual(try pusher.run("RPUSH", "q", "2"), int(1))
+            XCTAssertEqual(try newest.readReply(), bulks(["q", "2"]))
+            // One push of two elements serves two waiters, one element each.
+            let w1 = try startBlocking(server, "BLPOP", "pair", "5")
+            let w2 = try startBlocking(server, "BLPOP", "pair", "5")
+            XCTAssertEqual(try pusher.run("RPUSH", "pair", "a", "b"), int(2))
+            XCTAssertEqual(try w1.readReply(), bulks(["pair", "a"]))
+            XCTAssertEqual(try w2.readReply(), bulks(["pair", "b"]))
+            XCTAssertEqual(try pusher.run("EXISTS", "pair"), int(0))
+        }
+    }
+
+    func testDisconnectedWaiterIsForgotten() throws {
+        try forEachBackend { server in
+            let gone = try startBlocking(server, "BLPOP", "q", "0")
+            gone.close()
+            usleep(50_000)
+            let waiting = try startBlocking(server, "BLPOP", "q", "5")
+            let pusher = try server.client()
+            XCTAssertEqual(try pusher.run("RPUSH", "q", "only"), int(1))
+            XCTAssertEqual(try waiting.readReply(), bulks(["q", "only"]), "the element goes to the live waiter")
+        }
+    }
+
+    func testRequestsAfterABlockedCommandWaitForIt() throws {
+        try forEachBackend { server in
+            let c = try server.client()
+            c.enqueue([Array("BLPOP".utf8), Array("later".utf8), Array("5".utf8)])
+            c.enqueue([Array("PING".utf8)])
+            try c.flush()
+            usleep(30_000)
+            XCTAssertEqual(try server.client().run("RPUSH", "later", "v"), int(1))
+            XCTAssertEqual(try c.readReply(), bulks(["later", "v"]))
+            XCTAssertEqual(try c.readReply(), simple("PONG"))
+        }
+    }
+
+    func testMovesAndMultiPop() throws {
+        try forEachBackend { server in
+            let pusher = try server.client()
+            let mover = try startBlocking(server, "BLMOVE", "src", "dst", "LEFT", "RIGHT", "5")
+            XCTAssertEqual(try pusher.run("RPUSH", "src", "m1", "m2"), int(2))
+            XCTAssertEqual(try mover.readReply(), bulk("m1"))
+            XCTAssertEqual(try pusher.run("LRANGE", "dst", "0", "-1"), bulks(["m1"]))
+            let legacy = try startBlocking(server, "BRPOPLPUSH", "src2", "dst", "5")
+            XCTAssertEqual(try pusher.run("RPUSH", "src2", "r1"), int(1))
+            XCTAssertEqual(try legacy.readReply(), bulk("r1"))
+            XCTAssertEqual(try pusher.run("LRANGE", "dst", "0", "-1"), bulks(["r1", "m1"]))
+            let multi = try startBlocking(server, "BLMPOP", "5", "2", "a", "b", "RIGHT", "COUNT", "2")
+            XCTAssertEqual(try pusher.run("RPUSH", "b", "1", "2", "3"), int(3))
+            XCTAssertEqual(try multi.readReply(), .array([bulk("b"), bulks(["3", "2"])]))
+            XCTAssertEqual(try pusher.run("BLMPOP", "0.05", "1", "none", "LEFT"), null)
+            XCTAssertEqual(try pusher.run("BLMPOP", "1", "1", "b", "UP"), err("ERR syntax error"))
+        }
+    }
+
+    func testBlockingInsideMultiAnswersAtOnce() throws {
+        let server = try TestServer()
+        let c = try server.client()
+        XCTAssertEqual(try c.run("MULTI"), ok)
+        XCTAssertEqual(try c.run("BLPOP", "never", "0"), simple("QUEUED"))
+        XCTAssertEqual(try c.run("RPUSH", "l", "x"), simple("QUEUED"))
+        XCTAssertEqual(try c.run("BLPOP", "l", "0"), simple("QUEUED"))
+        XCTAssertEqual(try c.run("EXEC"), .array([null, int(1), bulks(["l", "x"])]))
+    }
+
+    func testKeyExpiringWhileWaitingIsMissing() throws {
+        let server = try TestServer(configure: { $0.sweepIntervalMs = 10 })
+        let c = try server.client()
+        XCTAssertEqual(try c.run("RPUSH", "tmp", "x"), int(1))
+        XCTAssertEqual(try c.run("PEXPIRE", "tmp", "30"), int(1))
+        usleep(60_000)
+        XCTAssertEqual(try c.run("BLPOP", "tmp", "0.1"), null, "an expired list is missing")
+    }
+
+    func testLimitOnKeysPerCall() throws {
+        let server = try TestServer(configure: { $0.blockingLimits.maxKeysPerCall = 3; $0.blockingLimits.maxWaitersPerKey = 1 })
+        let c = try server.client()
+        XCTAssertEqual(try c.run("BLPOP", "a", "b", "c", "d", "1"), err("ERR too many blocked clients"))
+        let first = try startBlocking(server, "BLPOP", "solo", "5")
+        XCTAssertEqual(try c.run("BLPOP", "solo", "1"), err("ERR too many blocked clients"))
+        XCTAssertEqual(try c.run("RPUSH", "solo", "v"), int(1))
+        XCTAssertEqual(try first.readReply(), bulks(["solo", "v"]))
+    }
+
+    /// Many pushers and blockers: every element is delivered exactly once.
+    func testManyPushersAndBlockersLoseNothing() throws {
+        try forEachBackend { server in
+            let port = server.port
+            let consumers = 8, producers = 4, perProducer = 100
+            let lock = NSLock()
+            var received: [String] = []
+            let group = DispatchGroup()
+            for _ in 0..<consumers {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    guard let client = try? RESPClient(port: port) else { return }
+                    while true {
+                        guard let reply = try? client.run("BLPOP", "work", "1") else { return }
+                        guard case .array(let pair) = reply, pair.count == 2, let value = pair[1].string else { return }  // timeout: done
+                        lock.lock(); received.append(value); lock.unlock()
+                    }
+                }.start()
+            }
+            for producer in 0..<producers {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    guard let client = try? RESPClient(port: port) else { return }
+                    for n in 0..<perProducer { _ = try? client.run("RPUSH", "work", "\(producer):\(n)") }
+                }.start()
+            }
+            XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
+            XCTAssertEqual(received.count, producers * perProducer)
+            XCTAssertEqual(Set(received).count, producers * perProducer, "no element delivered twice")
+            XCTAssertEqual(try server.client().run("LLEN", "work"), int(0))
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+        }
+    }
+}
