@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "RESPLite", targets: ["RESPLite"]),
         .executable(name: "resplite", targets: ["resplite"]),
+        .executable(name: "resplite-bench", targets: ["resplite-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .executableTarget(
+            name: "resplite-bench",
+            dependencies: [
+                "RESPLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/RESPLiteBench"),
         .testTarget(name: "RESPLiteTests", dependencies: ["RESPLite"]),
     ],
     swiftLanguageModes: [.v5]

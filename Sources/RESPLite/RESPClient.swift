@@ -10,6 +10,7 @@ import Glibc
 
 public struct ClientError: Error, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 
