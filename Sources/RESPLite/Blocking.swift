@@ -270,3 +270,64 @@ enum BlockingCommands {
         }
     }
 }
+
+extension BlockingCommands {
+    static func bzpopmin(_ c: CommandCall) throws { try blockingZPop(c, max: false) }
+    static func bzpopmax(_ c: CommandCall) throws { try blockingZPop(c, max: true) }
+
+    /// BZPOPMIN/BZPOPMAX key [key ...] timeout → [key, member, score] from the first
+    /// non-empty sorted set.
+    static func blockingZPop(_ c: CommandCall, max: Bool) throws {
+        let (keys, deadline) = try keysAndDeadline(c)
+        let storage = c.engine.storage
+        let now = currentTimeMillis()
+        for key in keys {
+            guard let record = try storage.collectionForRead(key, type: .zset, now: now), record.count > 0 else { continue }
+            let items = try storage.zsetByRank(record, first: 0, last: 0, reverse: max)
+            guard let item = items.first else { continue }
+            try storage.zsetDeleteMembers(record, items, now: now)
+            c.reply.arrayHeader(3)
+            c.reply.bulk(key)
+            c.reply.bulk(item.member)
+            c.reply.double(item.score)
+            return
+        }
+        try c.engine.block(c, keys: keys, deadline: deadline, timeoutIsNullArray: true)
+    }
+
+    /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+    static func bzmpop(_ c: CommandCall) throws {
+        let deadline = try c.engine.blockingDeadline(c.args[1])
+        var shifted = [c.args[0]]
+        shifted.append(contentsOf: c.args[2...])
+        let inner = CommandCall(args: shifted, client: c.client, engine: c.engine, name: "zmpop")
+        guard let numkeys = inner.args[1].parseInt64(), numkeys > 0 else {
+            throw CommandError("ERR numkeys should be greater than 0")
+        }
+        guard numkeys <= Int64(inner.argumentCount - 2) else { throw CommandError.syntax }
+        let whereIndex = 2 + Int(numkeys)
+        guard whereIndex < inner.argumentCount,
+              inner.args[whereIndex].equalsLower("min") || inner.args[whereIndex].equalsLower("max") else { throw CommandError.syntax }
+        let keys = Array(inner.args[2..<whereIndex])
+        let now = currentTimeMillis()
+        var anyReady = false
+        for key in keys where (try c.engine.storage.collectionForRead(key, type: .zset, now: now)?.count ?? 0) > 0 {
+            anyReady = true
+            break
+        }
+        if anyReady || c.client.executingTransaction {
+            try ZSetCommands.zmpop(inner)
+            return
+        }
+        var index = whereIndex + 1
+        var sawCount = false
+        while index < inner.argumentCount {
+            guard !sawCount, inner.args[index].equalsLower("count"), index + 1 < inner.argumentCount else { throw CommandError.syntax }
+            guard let value = inner.args[index + 1].parseInt64(), value >= 1 else { throw CommandError("ERR count should be greater than 0") }
+            _ = value
+            sawCount = true
+            index += 2
+        }
+        try c.engine.block(c, keys: keys, deadline: deadline, timeoutIsNullArray: true)
+    }
+}

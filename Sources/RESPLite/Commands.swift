@@ -111,6 +111,9 @@ public struct Command {
     public let firstKey: Int
     public let lastKey: Int
     public let keyStep: Int
+    /// For commands whose keys follow a count (LMPOP numkeys key..., ZUNIONSTORE dest
+    /// numkeys key...): the argument index of that count (0 = none).
+    public internal(set) var numkeysIndex = 0
     public let group: String
     let handler: CommandHandler
 
@@ -429,7 +432,7 @@ enum CommandIntrospection {
             guard command.acceptsArgumentCount(arguments.count) else {
                 throw CommandError("ERR Invalid number of arguments specified for command")
             }
-            let positions = keyPositions(command, argumentCount: arguments.count)
+            let positions = keyPositions(command, arguments)
             guard !positions.isEmpty else { throw CommandError("ERR The command has no key arguments") }
             c.reply.arrayHeader(positions.count)
             for position in positions { c.reply.bulk(arguments[position]) }
@@ -448,12 +451,23 @@ enum CommandIntrospection {
         }
     }
 
-    /// Argument positions of the keys, from (first, last, step).
-    static func keyPositions(_ command: Command, argumentCount: Int) -> [Int] {
-        guard command.firstKey > 0 else { return [] }
-        let last = command.lastKey < 0 ? argumentCount + command.lastKey : command.lastKey
-        guard last >= command.firstKey else { return [] }
-        return Array(stride(from: command.firstKey, through: min(last, argumentCount - 1), by: max(1, command.keyStep)))
+    /// Argument positions of the keys: (first, last, step), plus the keys after a numkeys
+    /// count for commands that have one.
+    static func keyPositions(_ command: Command, _ args: [ByteView]) -> [Int] {
+        var positions: [Int] = []
+        let argumentCount = args.count
+        if command.firstKey > 0 {
+            let last = command.lastKey < 0 ? argumentCount + command.lastKey : command.lastKey
+            if last >= command.firstKey {
+                positions = Array(stride(from: command.firstKey, through: min(last, argumentCount - 1), by: max(1, command.keyStep)))
+            }
+        }
+        let index = command.numkeysIndex
+        if index > 0, index < argumentCount, let count = args[index].parseInt64(), count > 0 {
+            let end = min(argumentCount, index + 1 + Int(min(count, Int64(argumentCount))))
+            positions.append(contentsOf: (index + 1)..<end)
+        }
+        return positions
     }
 
     /// ACL categories as Redis derives them from the flags and group.
@@ -465,7 +479,7 @@ enum CommandIntrospection {
         case "hash": result.append("@hash")
         case "set": result.append("@set")
         case "list": result.append("@list")
-        case "sorted-set": result.append("@sortedset")
+        case "sorted-set", "sorted_set": result.append("@sortedset")
         case "connection": result.append("@connection")
         default: break
         }
@@ -495,6 +509,7 @@ enum CommandIntrospection {
         reply.setHeader(acl.count)
         for category in acl { reply.simple(category) }
         reply.arrayHeader(0)  // tips
+        // (numkeys commands: their movable keys are found by COMMAND GETKEYS)
         if command.firstKey > 0 {
             reply.arrayHeader(1)
             reply.mapHeader(3)

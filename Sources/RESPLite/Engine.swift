@@ -119,6 +119,7 @@ final class Engine {
     /// CONFIG RESETSTAT.
     func resetStats() {
         stats = EngineStats()
+        storage.cache?.resetStats()
         core?.totalConnections = 0
         core?.rejectedConnections = 0
         memoryPeak = 0

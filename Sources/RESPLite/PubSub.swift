@@ -329,7 +329,7 @@ extension Engine {
             return
         }
         guard !watchers.isEmpty || !notifyKeyspaceEvents.isEmpty || !waitersByKey.isEmpty else { return }
-        let positions = CommandIntrospection.keyPositions(command, argumentCount: args.count)
+        let positions = CommandIntrospection.keyPositions(command, args)
         for (order, position) in positions.enumerated() {
             touchWatched(args[position])
             signalKeyReady(args[position])
@@ -348,7 +348,7 @@ extension Engine {
         case "hash": kind = .hash
         case "list": kind = .list
         case "set": kind = .set
-        case "sorted-set", "zset": kind = .zset
+        case "sorted-set", "sorted_set", "zset": kind = .zset
         default: kind = .generic
         }
         switch command.name {

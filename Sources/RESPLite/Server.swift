@@ -39,6 +39,8 @@ public struct ServerOptions: Sendable {
     public var slowlogMaxEntries = 128
     /// Bounds on clients blocked in BLPOP and friends.
     public var blockingLimits = BlockingLimits()
+    /// The hot cache of key metadata and string values.
+    public var cache = CacheOptions()
 
     public init() {}
 
@@ -186,7 +188,7 @@ public final class RESPLiteServer: @unchecked Sendable {
     private static func makeLoop(_ options: ServerOptions, wakeFD: Int32, logger: Logger, startup: StartupBox)
         throws -> (backend: NetworkBackend, storage: Storage, listenFD: Int32) {
         let storage = try Storage(path: options.databasePath, template: options.pragmaTemplate,
-                                  overrides: options.pragmaOverrides, logger: logger)
+                                  overrides: options.pragmaOverrides, cache: options.cache, logger: logger)
         let listenFD: Int32
         let port: Int
         do {

@@ -205,7 +205,8 @@ enum ServerCommands {
                 ("network_backend", core?.backendName ?? "?"), ("group_commits", String(engine.stats.batchesCommitted)),
                 ("failed_batches", String(engine.stats.batchesFailed)), ("checkpoints", String(storage.checkpointsDone)),
                 ("expiry_sweeps", String(engine.stats.sweeps)), ("expired_keys_swept", String(engine.stats.expiredKeysSwept)),
-                ("cache_enabled", "0"),
+                ("cache_enabled", storage.cache == nil ? "0" : "1"), ("cache_entries", String(storage.cache?.count ?? 0)),
+                ("cache_hits", String(storage.cache?.hits ?? 0)), ("cache_misses", String(storage.cache?.misses ?? 0)),
             ]
         default:
             return nil
@@ -361,9 +362,17 @@ enum ServerCommands {
         c.reply.verbatim(lines.map { "\($0.0):\($0.1)\r\n" }.joined())
     }
 
-    /// CACHE.INFO: there is no hot cache yet; say so honestly.
+    /// CACHE.INFO → the hot cache: enabled, entries, bytes, limits, hits, misses, hit ratio.
     static func cacheInfo(_ c: CommandCall) throws {
-        c.reply.verbatim("enabled:0\r\nentries:0\r\nbytes:0\r\nhits:0\r\nmisses:0\r\nhit_ratio:0\r\nnote:cache disabled (not built yet)\r\n")
+        guard let cache = c.engine.storage.cache else {
+            c.reply.verbatim("enabled:0\r\nentries:0\r\nbytes:0\r\nhits:0\r\nmisses:0\r\nhit_ratio:0.0000\r\n")
+            return
+        }
+        let lookups = cache.hits + cache.misses
+        let ratio = lookups > 0 ? Double(cache.hits) / Double(lookups) : 0
+        c.reply.verbatim("enabled:1\r\nentries:\(cache.count)\r\nbytes:\(cache.bytes)\r\nmax_entries:\(cache.options.maxEntries)\r\n"
+            + "max_bytes:\(cache.options.maxBytes)\r\nhits:\(cache.hits)\r\nmisses:\(cache.misses)\r\n"
+            + "hit_ratio:\(String(format: "%.4f", ratio))\r\nevictions:\(cache.evictions)\r\ninvalidations:\(cache.invalidations)\r\n")
     }
 
     /// MEMORY.INFO → process and SQLite memory.
@@ -477,6 +486,9 @@ let coreCommands: [Command] = [
     Command("blmove", arity: 6, flags: [.write, .denyOOM, .blocking], keys: (1, 2, 1), group: "list", handler: BlockingCommands.blmove),
     Command("brpoplpush", arity: 4, flags: [.write, .denyOOM, .blocking], keys: (1, 2, 1), group: "list", handler: BlockingCommands.brpoplpush),
     Command("blmpop", arity: -5, flags: [.write, .blocking], group: "list", handler: BlockingCommands.blmpop),
+    Command("bzpopmin", arity: -3, flags: [.write, .fast, .blocking], keys: (1, -2, 1), group: "sorted_set", handler: BlockingCommands.bzpopmin),
+    Command("bzpopmax", arity: -3, flags: [.write, .fast, .blocking], keys: (1, -2, 1), group: "sorted_set", handler: BlockingCommands.bzpopmax),
+    Command("bzmpop", arity: -5, flags: [.write, .blocking], group: "sorted_set", handler: BlockingCommands.bzmpop),
 
     // Transactions
     Command("multi", arity: 1, flags: [.fast, .noStorage, .loading, .stale, .noscript, .transactionControl], group: "transactions", handler: TransactionCommands.multi),
@@ -503,5 +515,15 @@ let coreCommands: [Command] = [
 ]
 
 /// Every command, as data: the core table above and one table per collection type (each in
-/// its type's file).
-let allCommands: [Command] = coreCommands + hashCommands + setCommands + listCommands + zsetCommands
+/// its type's file), with the position of the numkeys count of commands whose keys follow
+/// one (their keys "move": WATCH, keyspace events and blocking wakeups find them through it).
+let allCommands: [Command] = (coreCommands + hashCommands + setCommands + listCommands + zsetCommands).map { command in
+    var command = command
+    if let index = numkeysPositions[command.name] { command.numkeysIndex = index }
+    return command
+}
+
+let numkeysPositions: [String: Int] = [
+    "lmpop": 1, "blmpop": 2, "zmpop": 1, "bzmpop": 2, "zunion": 1, "zinter": 1, "zdiff": 1,
+    "zintercard": 1, "sintercard": 1, "zunionstore": 2, "zinterstore": 2, "zdiffstore": 2,
+]

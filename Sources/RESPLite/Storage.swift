@@ -426,7 +426,14 @@ final class Storage {
     /// Whether the group transaction is open.
     private(set) var inBatch = false
 
-    init(path: String, template: PragmaTemplate, overrides: [(String, String)], logger: Logger) throws {
+    /// The hot cache (nil when disabled); kept exact by the update hook (Cache.swift).
+    let cache: HotCache?
+    /// Cached values handed out as views during the current command, kept alive until
+    /// `endCommand` (an eviction in the middle of a command must not free them).
+    private var pinnedValues: [[UInt8]] = []
+
+    init(path: String, template: PragmaTemplate, overrides: [(String, String)], cache cacheOptions: CacheOptions = CacheOptions(), logger: Logger) throws {
+        cache = cacheOptions.enabled ? HotCache(options: cacheOptions) : nil
         self.path = path
         self.template = template
         self.logger = logger
@@ -453,7 +460,7 @@ final class Storage {
             lookupStatement = try connection.prepare(
                 "SELECT id, type, expires_at, updated_at, count FROM redis_keys WHERE key = ?1")
             lookupValueStatement = try connection.prepare(
-                "SELECT type, expires_at, value FROM redis_keys WHERE key = ?1")
+                "SELECT type, expires_at, value, id, updated_at, count FROM redis_keys WHERE key = ?1")
             // One upsert serves SET and its variants: ?5 = 1 keeps a live TTL (KEEPTTL, INCR...).
             // The WHERE makes it a no-op on a key of another type (changes() == 0).
             upsertStringStatement = try connection.prepare("""
@@ -490,6 +497,13 @@ final class Storage {
             connection.close()
             throw error
         }
+        if let cache {
+            // Every insert, update or delete of a key row evicts that key's cache entry.
+            sqlite3_update_hook(connection.handle, { context, _, _, table, rowid in
+                guard let context, let table, strcmp(table, "redis_keys") == 0 else { return }
+                Unmanaged<HotCache>.fromOpaque(context).takeUnretainedValue().invalidate(id: rowid)
+            }, Unmanaged.passUnretained(cache).toOpaque())
+        }
         // WAL checkpoints move off the loop thread when another connection can share the WAL
         // (not in EXCLUSIVE locking mode, where SQLite's own auto-checkpoint stays on).
         let exclusive = appliedPragmas.contains { $0.0 == "locking_mode" && $0.1.uppercased() == "EXCLUSIVE" }
@@ -502,6 +516,7 @@ final class Storage {
     }
 
     func close() {
+        sqlite3_update_hook(connection.handle, nil, nil)
         for statement in activeStatements { statement.reset() }
         activeStatements.removeAll()
         if inBatch { try? rollbackStatement.run(); inBatch = false }
@@ -531,6 +546,7 @@ final class Storage {
         do {
             try commitStatement.run()
         } catch {
+            cache?.clear()
             if connection.inTransaction { try? rollbackStatement.run() }
             throw error
         }
@@ -538,6 +554,7 @@ final class Storage {
     }
 
     func rollbackBatch() {
+        cache?.clear()
         guard inBatch else { return }
         inBatch = false
         if connection.inTransaction { try? rollbackStatement.run() }
@@ -559,10 +576,15 @@ final class Storage {
     @inline(__always) func endCommand(failed: Bool) {
         for statement in activeStatements { statement.reset() }
         activeStatements.removeAll(keepingCapacity: true)
+        if !pinnedValues.isEmpty { pinnedValues.removeAll(keepingCapacity: true) }
         guard commandSavepointOpen else { return }
         commandSavepointOpen = false
-        guard connection.inTransaction else { return }
-        if failed { try? rollbackToStatement.run() }
+        guard connection.inTransaction else { cache?.clear(); return }
+        if failed {
+            // Entries read after this command's writes may hold what is now undone.
+            cache?.clear()
+            try? rollbackToStatement.run()
+        }
         try? releaseStatement.run()
     }
 
@@ -574,6 +596,10 @@ final class Storage {
 
     /// The live (not expired) record of a key, or nil.
     func lookup(_ key: ByteView, now: Int64) throws -> KeyRecord? {
+        if let cached = cache?.get(key) {
+            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return nil }
+            return cached.record
+        }
         let statement = lookupStatement
         statement.reset()
         statement.bind(1, key)
@@ -582,8 +608,10 @@ final class Storage {
         let expiresAt = statement.optionalInt64(2)
         if let expiresAt, expiresAt <= now { return nil }
         guard let type = KeyType(rawValue: statement.int64(1)) else { return nil }
-        return KeyRecord(id: statement.int64(0), type: type, expiresAt: expiresAt,
-                         updatedAt: statement.int64(3), count: statement.int64(4))
+        let record = KeyRecord(id: statement.int64(0), type: type, expiresAt: expiresAt,
+                               updatedAt: statement.int64(3), count: statement.int64(4))
+        cache?.put(key, CachedKey(record: record, value: nil))
+        return record
     }
 
     enum StringRead {
@@ -594,6 +622,16 @@ final class Storage {
 
     /// A string's value (valid until the end of the command), or why there is none.
     @inline(__always) func readString(_ key: ByteView, now: Int64) throws -> StringRead {
+        if let cache, let cached = cache.get(key) {
+            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return .missing }
+            guard cached.record.type == .string else { return .wrongType }
+            if let value = cached.value {
+                // Safe: the array is pinned (kept and never mutated) until endCommand, so its
+                // storage outlives the view even if the entry is evicted meanwhile.
+                pinnedValues.append(value)
+                return .value(value.withByteView { $0 }, expiresAt: cached.record.expiresAt)
+            }
+        }
         let statement = lookupValueStatement
         track(statement)
         statement.reset()
@@ -602,7 +640,13 @@ final class Storage {
         let expiresAt = statement.optionalInt64(1)
         if let expiresAt, expiresAt <= now { return .missing }
         guard statement.int64(0) == KeyType.string.rawValue else { return .wrongType }
-        return .value(statement.bytes(2), expiresAt: expiresAt)
+        let value = statement.bytes(2)
+        if let cache, value.count <= cache.options.maxValueBytes {
+            let record = KeyRecord(id: statement.int64(3), type: .string, expiresAt: expiresAt,
+                                   updatedAt: statement.int64(4), count: statement.int64(5))
+            cache.put(key, CachedKey(record: record, value: value.array))
+        }
+        return .value(value, expiresAt: expiresAt)
     }
 
     /// Writes a string, replacing any value of any type. `expiresAt` nil = no TTL, unless
@@ -889,6 +933,10 @@ final class Storage {
     func flush() throws {
         try willWrite()
         try flushStatement.run()
+        for table in ["redis_hashes", "redis_sets", "redis_lists", "redis_zsets"] {
+            try connection.execute("DELETE FROM \(table)")
+        }
+        cache?.clear()  // DELETE without WHERE truncates: the update hook does not run
     }
 
     // MARK: Introspection

@@ -616,7 +616,6 @@ enum ZSetCommands {
         var request = RangeRequest()
         if let fixedReverse { request.reverse = fixedReverse }
         request.type = fixedType
-        var limitGiven = false
         var index = argStart + 3
         while index < c.argumentCount {
             let option = c.args[index]
@@ -626,7 +625,6 @@ enum ZSetCommands {
             } else if option.equalsLower("limit") && left >= 2 {
                 request.offset = try c.integer(index + 1)
                 request.limit = try c.integer(index + 2)
-                limitGiven = true
                 index += 2
             } else if fixedReverse == nil && !request.reverse && option.equalsLower("rev") {
                 request.reverse = true
@@ -639,7 +637,6 @@ enum ZSetCommands {
             }
             index += 1
         }
-        _ = limitGiven
         if request.type == .auto { request.type = .rank }
         if request.limit != -1 && request.type == .rank {
             throw CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")

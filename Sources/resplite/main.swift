@@ -51,6 +51,15 @@ struct RESPLiteCommand: ParsableCommand {
     @Option(name: .customLong("disable-command"), help: "Disable a command (it answers as unsupported). Repeatable.")
     var disabled: [String] = []
 
+    @Flag(name: .customLong("cache"), inversion: .prefixedNo, help: "The hot cache of key metadata and string values.")
+    var cacheEnabled = true
+
+    @Option(name: .customLong("cache-max-entries"), help: "Hot cache entries at most. Default 50000.")
+    var cacheMaxEntries: Int?
+
+    @Option(name: .customLong("cache-max-bytes"), help: "Hot cache bytes at most. Default 67108864 (64 MB).")
+    var cacheMaxBytes: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -113,6 +122,15 @@ struct RESPLiteCommand: ParsableCommand {
             options.renamedCommands[parts[0].lowercased()] = parts[1].lowercased()
         }
         for name in disabled { options.disabledCommands.insert(name.lowercased()) }
+        options.cache.enabled = cacheEnabled
+        if let cacheMaxEntries {
+            guard cacheMaxEntries > 0 else { throw ValidationError("--cache-max-entries must be > 0") }
+            options.cache.maxEntries = cacheMaxEntries
+        }
+        if let cacheMaxBytes {
+            guard cacheMaxBytes > 0 else { throw ValidationError("--cache-max-bytes must be > 0") }
+            options.cache.maxBytes = cacheMaxBytes
+        }
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
 
         LoggingSystem.bootstrap { label in

@@ -7,7 +7,7 @@ import XCTest
 
 /// Runs differential scripts against Redis and RESPLite (see RedisDifferentialTests.swift):
 /// each script on a fresh RESPLite database, whose invariants are checked afterwards.
-final class CollectionDifferential {
+final class ListZSetDifferential {
     let redisServer: RedisServerProcess
     let redis: RESPClient
     var compared = 0
@@ -27,14 +27,14 @@ final class CollectionDifferential {
     }
 }
 
-func withCollectionRunner(_ body: (CollectionDifferential) throws -> Void, file: StaticString = #filePath, line: UInt = #line) throws {
-    let differential = try CollectionDifferential()
+func withListZSetRunner(_ body: (ListZSetDifferential) throws -> Void, file: StaticString = #filePath, line: UInt = #line) throws {
+    let differential = try ListZSetDifferential()
     try body(differential)
     XCTAssertGreaterThan(differential.compared, 0, file: file, line: line)
 }
 
 /// The plan SQLite chooses for a statement, one detail line per step.
-func queryPlan(_ databasePath: String, _ sql: StaticString) throws -> [String] {
+func listZSetQueryPlan(_ databasePath: String, _ sql: StaticString) throws -> [String] {
     let connection = try SQLiteConnection(path: databasePath, readOnly: true)
     defer { connection.close() }
     let statement = try connection.prepare("EXPLAIN QUERY PLAN " + sql.description)
@@ -45,17 +45,17 @@ func queryPlan(_ databasePath: String, _ sql: StaticString) throws -> [String] {
 }
 
 /// A command's words as byte arrays.
-func words(_ items: String...) -> [[UInt8]] { items.map { Array($0.utf8) } }
+func lzWords(_ items: String...) -> [[UInt8]] { items.map { Array($0.utf8) } }
 
 /// Results shared by worker threads (guarded by the caller's lock).
-final class ResultBox: @unchecked Sendable {
+final class ListZSetResultBox: @unchecked Sendable {
     var popped: [[UInt8]] = []
     var failures: [String] = []
 }
 
 final class ListCommandTests: XCTestCase {
     func testPushPopAndRangesMatchRedis() throws {
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             try r.run("push-pop", [
                 ["RPUSH", "l", "a", "b", "c"], ["LPUSH", "l", "z", "y"], ["LRANGE", "l", "0", "-1"], ["LLEN", "l"],
                 ["LPOP", "l"], ["RPOP", "l"], ["LRANGE", "l", "0", "-1"],
@@ -88,7 +88,7 @@ final class ListCommandTests: XCTestCase {
     }
 
     func testEditsMatchRedis() throws {
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             try r.run("lrem", [
                 ["RPUSH", "l", "a", "b", "a", "c", "a", "b", "a"],
                 ["LREM", "l", "2", "a"], ["LRANGE", "l", "0", "-1"], ["LREM", "l", "-1", "a"], ["LRANGE", "l", "0", "-1"],
@@ -127,7 +127,7 @@ final class ListCommandTests: XCTestCase {
     }
 
     func testMovesAndMultiPopMatchRedis() throws {
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             try r.run("lmove", [
                 ["RPUSH", "s", "a", "b", "c"], ["LMOVE", "s", "d", "LEFT", "RIGHT"], ["LMOVE", "s", "d", "RIGHT", "LEFT"],
                 ["LRANGE", "s", "0", "-1"], ["LRANGE", "d", "0", "-1"], ["LMOVE", "s", "d", "left", "left"],
@@ -156,7 +156,7 @@ final class ListCommandTests: XCTestCase {
     }
 
     func testWrongTypeAndTTLMatchRedis() throws {
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             var steps: [[String]] = [["SET", "s", "v"]]
             for command in [["LPUSH", "s", "a"], ["RPUSH", "s", "a"], ["LPUSHX", "s", "a"], ["RPUSHX", "s", "a"],
                             ["LPOP", "s"], ["RPOP", "s", "2"], ["LLEN", "s"], ["LRANGE", "s", "0", "-1"], ["LINDEX", "s", "0"],
@@ -183,7 +183,7 @@ final class ListCommandTests: XCTestCase {
     /// LREM/LINSERT/LTRIM on a longer list keep the sequences dense (LINDEX of every position
     /// agrees with LRANGE), against Redis.
     func testRenumberingKeepsPositionsExact() throws {
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             var steps: [[String]] = [["RPUSH", "l"] + (0..<60).map { String($0 % 7) }]
             steps += [["LREM", "l", "3", "2"], ["LREM", "l", "-2", "5"], ["LINSERT", "l", "BEFORE", "6", "x"],
                       ["LINSERT", "l", "AFTER", "4", "y"], ["LREM", "l", "0", "1"], ["LPUSH", "l", "h"], ["RPUSH", "l", "t"],
@@ -224,7 +224,7 @@ final class ListCommandTests: XCTestCase {
             steps.append(["LRANGE", key, "0", "-1"])
             steps.append(["LINDEX", key, i])
         }
-        try withCollectionRunner { r in try r.run("random-lists", steps) }
+        try withListZSetRunner { r in try r.run("random-lists", steps) }
     }
 
     func testPersistenceAndBinaryElements() throws {
@@ -254,7 +254,7 @@ final class ListCommandTests: XCTestCase {
         let port = server.port
         let group = DispatchGroup()
         let lock = NSLock()
-        let box = ResultBox()
+        let box = ListZSetResultBox()
         for worker in 0..<6 {
             group.enter()
             Thread {
@@ -264,10 +264,10 @@ final class ListCommandTests: XCTestCase {
                     for round in 0..<40 {
                         let key = "q\(round % 3)"
                         if worker % 2 == 0 {
-                            _ = try client.pipeline((0..<5).map { i in words("RPUSH", key, "\(worker)-\(round)-\(i)") })
+                            _ = try client.pipeline((0..<5).map { i in lzWords("RPUSH", key, "\(worker)-\(round)-\(i)") })
                         } else {
-                            let replies = try client.pipeline([words("LPOP", key, "3"), words("RPOPLPUSH", key, "q\((round + 1) % 3)"),
-                                                              words("LMOVE", key, key, "LEFT", "RIGHT")])
+                            let replies = try client.pipeline([lzWords("LPOP", key, "3"), lzWords("RPOPLPUSH", key, "q\((round + 1) % 3)"),
+                                                              lzWords("LMOVE", key, key, "LEFT", "RIGHT")])
                             if case .array(let items) = replies[0] {
                                 lock.lock()
                                 for case .bulk(let bytes) in items { box.popped.append(bytes) }
@@ -303,7 +303,7 @@ final class ListCommandTests: XCTestCase {
         let total = 200_000, batch = 5_000
         var pushed = 0
         while pushed < total {
-            var command = words("RPUSH", "big")
+            var command = lzWords("RPUSH", "big")
             for i in pushed..<(pushed + batch) { command.append(Array(String(i).utf8)) }
             _ = try client.pipeline([command])
             pushed += batch
@@ -324,10 +324,10 @@ final class ListCommandTests: XCTestCase {
         XCTAssertEqual(try consistencyProblems(server.databasePath), [])
 
         for sql in [ListSQL.head, ListSQL.element, ListSQL.range] {
-            let plan = try queryPlan(server.databasePath, sql)
+            let plan = try listZSetQueryPlan(server.databasePath, sql)
             XCTAssertTrue(plan.contains { $0.hasPrefix("SEARCH redis_lists USING") && $0.contains("(key_id=?") }, "\(sql): \(plan)")
             XCTAssertFalse(plan.contains { $0.contains("TEMP B-TREE") || $0.hasPrefix("SCAN") }, "\(sql): \(plan)")
         }
-        XCTAssertTrue(try queryPlan(server.databasePath, ListSQL.element).contains { $0.contains("seq=?") })
+        XCTAssertTrue(try listZSetQueryPlan(server.databasePath, ListSQL.element).contains { $0.contains("seq=?") })
     }
 }

@@ -7,7 +7,7 @@ import XCTest
 
 final class ZSetCommandTests: XCTestCase {
     func testAddScoreAndRemoveMatchRedis() throws {
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             try r.run("zadd", [
                 ["ZADD", "z", "1", "a", "2", "b", "3", "c"], ["ZCARD", "z"], ["ZSCORE", "z", "b"], ["ZSCORE", "z", "x"],
                 ["ZADD", "z", "5", "a", "1", "d"], ["ZADD", "z", "CH", "5", "a", "6", "b", "7", "e"],
@@ -39,7 +39,7 @@ final class ZSetCommandTests: XCTestCase {
     }
 
     func testRangesMatchRedis() throws {
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             let setup = ["ZADD", "z", "1", "a", "2", "b", "2", "bb", "3", "c", "4", "d", "5", "e", "-inf", "lo", "+inf", "hi"]
             try r.run("zrange-rank", [
                 setup, ["ZRANGE", "z", "0", "-1"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZRANGE", "z", "2", "3"],
@@ -90,7 +90,7 @@ final class ZSetCommandTests: XCTestCase {
     }
 
     func testRemovalsPopsAndStoresMatchRedis() throws {
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             let setup = ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"]
             try r.run("zremrange", [
                 setup, ["ZREMRANGEBYRANK", "z", "0", "0"], ["ZREMRANGEBYRANK", "z", "-1", "-1"], ["ZRANGE", "z", "0", "-1"],
@@ -171,14 +171,14 @@ final class ZSetCommandTests: XCTestCase {
             }
             steps.append(["ZRANGE", key, "0", "-1", "WITHSCORES"])
         }
-        try withCollectionRunner { r in try r.run("random-zsets", steps) }
+        try withListZSetRunner { r in try r.run("random-zsets", steps) }
     }
 
     /// Sets are valid inputs of ZUNION & co (score 1). Needs SADD (the set commands).
     func testSetInputsMatchRedis() throws {
         let probe = try TestServer()
         if case .error = try probe.client().run("SADD", "probe", "x") { throw XCTSkip("SADD not available yet") }
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             try r.run("set-inputs", [
                 ["ZADD", "a", "1", "x", "2", "y", "3", "z"], ["ZADD", "b", "10", "y", "20", "z", "30", "w"], ["SADD", "s", "x", "w", "q"],
                 ["ZUNIONSTORE", "u", "3", "a", "b", "s", "AGGREGATE", "MAX"], ["ZRANGE", "u", "0", "-1", "WITHSCORES"],
@@ -190,7 +190,7 @@ final class ZSetCommandTests: XCTestCase {
     }
 
     func testWrongTypeTTLAndScanMatchRedis() throws {
-        try withCollectionRunner { r in
+        try withListZSetRunner { r in
             var steps: [[String]] = [["SET", "s", "v"]]
             for command in [["ZADD", "s", "1", "a"], ["ZINCRBY", "s", "1", "a"], ["ZREM", "s", "a"], ["ZCARD", "s"], ["ZSCORE", "s", "a"],
                             ["ZMSCORE", "s", "a"], ["ZRANK", "s", "a"], ["ZREVRANK", "s", "a"], ["ZCOUNT", "s", "0", "1"],
@@ -285,7 +285,7 @@ final class ZSetCommandTests: XCTestCase {
         let port = server.port
         let group = DispatchGroup()
         let lock = NSLock()
-        let box = ResultBox()
+        let box = ListZSetResultBox()
         for worker in 0..<6 {
             group.enter()
             Thread {
@@ -295,11 +295,11 @@ final class ZSetCommandTests: XCTestCase {
                     for round in 0..<40 {
                         let key = "z\(round % 2)"
                         if worker % 2 == 0 {
-                            _ = try client.pipeline((0..<5).map { i in words("ZADD", key, "\(i)", "\(worker)-\(round)-\(i)") }
-                                                    + [words("ZINCRBY", key, "1", "shared")])
+                            _ = try client.pipeline((0..<5).map { i in lzWords("ZADD", key, "\(i)", "\(worker)-\(round)-\(i)") }
+                                                    + [lzWords("ZINCRBY", key, "1", "shared")])
                         } else {
-                            let replies = try client.pipeline([words("ZPOPMIN", key, "2"), words("ZREMRANGEBYRANK", key, "-1", "-1"),
-                                                              words("ZUNIONSTORE", "u", "2", "z0", "z1")])
+                            let replies = try client.pipeline([lzWords("ZPOPMIN", key, "2"), lzWords("ZREMRANGEBYRANK", key, "-1", "-1"),
+                                                              lzWords("ZUNIONSTORE", "u", "2", "z0", "z1")])
                             if case .array(let items) = replies[0] {
                                 lock.lock()
                                 for (index, item) in items.enumerated() where index % 2 == 0 {
@@ -333,7 +333,7 @@ final class ZSetCommandTests: XCTestCase {
         let total = 200_000, batch = 10_000
         var added = 0
         while added < total {
-            var command = words("ZADD", "big")
+            var command = lzWords("ZADD", "big")
             for i in added..<(added + batch) {
                 command.append(Array(String(i / 2).utf8))
                 command.append(Array("m\(i)".utf8))
@@ -353,14 +353,14 @@ final class ZSetCommandTests: XCTestCase {
         XCTAssertEqual(try client.run("ZCARD", "big"), int(Int64(total - 1)))
         XCTAssertEqual(try consistencyProblems(server.databasePath), [])
 
-        let scorePlan = try queryPlan(server.databasePath, ZSetSQL.score)
+        let scorePlan = try listZSetQueryPlan(server.databasePath, ZSetSQL.score)
         XCTAssertTrue(scorePlan.contains { $0.hasPrefix("SEARCH redis_zsets USING PRIMARY KEY (key_id=? AND member=?)") }, "\(scorePlan)")
-        let rankPlan = try queryPlan(server.databasePath, ZSetSQL.rank)
+        let rankPlan = try listZSetQueryPlan(server.databasePath, ZSetSQL.rank)
         XCTAssertTrue(rankPlan.contains { $0.contains("USING COVERING INDEX redis_zsets_by_score (key_id=? AND score<?)") }, "\(rankPlan)")
         XCTAssertTrue(rankPlan.contains { $0.contains("USING COVERING INDEX redis_zsets_by_score (key_id=? AND score=? AND member<?)") }, "\(rankPlan)")
         XCTAssertFalse(rankPlan.contains { $0.hasPrefix("SCAN redis_") }, "\(rankPlan)")
         for sql in [ZSetSQL.byScore, ZSetSQL.byRank] {
-            let plan = try queryPlan(server.databasePath, sql)
+            let plan = try listZSetQueryPlan(server.databasePath, sql)
             XCTAssertTrue(plan.contains { $0.contains("redis_zsets_by_score (key_id=?") }, "\(sql): \(plan)")
             XCTAssertFalse(plan.contains { $0.contains("TEMP B-TREE") || $0.hasPrefix("SCAN") }, "\(sql): \(plan)")
         }

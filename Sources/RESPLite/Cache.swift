@@ -1,0 +1,227 @@
+// The hot cache: an LRU of key metadata and string values in front of SQLite, with entry and
+// byte limits (REFERENCE.md §6). SQLite stays the source of truth; the cache never changes
+// behaviour:
+//  1. Every change of a `redis_keys` row, by any code path, reaches `invalidate(id:)` through
+//     SQLite's update hook (installed by Storage), so an entry never outlives its row.
+//  2. FLUSH (SQLite's truncate optimisation skips the hook) and every rollback clear the whole
+//     cache, so nothing uncommitted survives a failed command or batch.
+//  3. String writes are written through after the row is written (and the hook ran).
+// Owned by the loop thread. Lookups hash the request bytes in place (no allocation).
+
+import Foundation
+
+/// Limits and switch of the hot cache.
+public struct CacheOptions: Sendable {
+    public var enabled = true
+    /// Most entries kept (the original's default: 50,000).
+    public var maxEntries = 50_000
+    /// Most bytes of keys and values kept (the original's default: 64 MB).
+    public var maxBytes = 64 * 1024 * 1024
+    /// Strings larger than this are not cached (one huge value must not flush the cache).
+    public var maxValueBytes = 256 * 1024
+    public init() {}
+}
+
+/// What the cache knows of a key.
+struct CachedKey {
+    var record: KeyRecord
+    /// The value of a string (nil for collections, or when not loaded).
+    var value: [UInt8]?
+}
+
+final class HotCache {
+    private struct Slot {
+        var key: [UInt8]
+        var entry: CachedKey
+        var hash: Int
+        var previous: Int32 = -1
+        var next: Int32 = -1
+        var bytes: Int
+    }
+
+    let options: CacheOptions
+    private var slots: [Slot] = []
+    private var freeSlots: [Int32] = []
+    /// Open addressing: bucket → slot index (-1 empty, -2 deleted).
+    private var buckets: [Int32]
+    private var bucketMask: Int
+    private var idToSlot: [Int64: Int32] = [:]
+    private var head: Int32 = -1  // most recently used
+    private var tail: Int32 = -1  // least recently used
+    private(set) var count = 0
+    private(set) var bytes = 0
+    private var tombstones = 0
+
+    private(set) var hits: Int64 = 0
+    private(set) var misses: Int64 = 0
+    private(set) var evictions: Int64 = 0
+    private(set) var invalidations: Int64 = 0
+
+    init(options: CacheOptions) {
+        self.options = options
+        var size = 1024
+        while size < options.maxEntries * 2 { size *= 2 }
+        buckets = [Int32](repeating: -1, count: size)
+        bucketMask = size - 1
+    }
+
+    @inline(__always) private static func hash(_ key: ByteView) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        key.withUnsafeBytes { bytes in
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
+        return Int(truncatingIfNeeded: hash & 0x7fff_ffff_ffff_ffff)
+    }
+
+    private func find(_ key: ByteView, hash: Int) -> (bucket: Int, slot: Int32)? {
+        var bucket = hash & bucketMask
+        while true {
+            let slot = buckets[bucket]
+            if slot == -1 { return nil }
+            if slot >= 0 {
+                let candidate = slots[Int(slot)]
+                if candidate.hash == hash && key.equals(candidate.key) { return (bucket, slot) }
+            }
+            bucket = (bucket + 1) & bucketMask
+        }
+    }
+
+    /// The cached entry of a key, marked most recently used; counts a hit or a miss.
+    func get(_ key: ByteView) -> CachedKey? {
+        guard count > 0, let found = find(key, hash: Self.hash(key)) else {
+            misses += 1
+            return nil
+        }
+        hits += 1
+        touch(found.slot)
+        return slots[Int(found.slot)].entry
+    }
+
+    /// Stores what was just read from, or written to, SQLite.
+    func put(_ key: ByteView, _ entry: CachedKey) {
+        if let value = entry.value, value.count > options.maxValueBytes { remove(key); return }
+        let size = key.count + (entry.value?.count ?? 0) + 64
+        guard size <= options.maxBytes else { return }
+        let hash = Self.hash(key)
+        if let found = find(key, hash: hash) {
+            let index = Int(found.slot)
+            if slots[index].entry.record.id != entry.record.id {
+                idToSlot[slots[index].entry.record.id] = nil
+                idToSlot[entry.record.id] = found.slot
+            }
+            bytes += size - slots[index].bytes
+            slots[index].entry = entry
+            slots[index].bytes = size
+            touch(found.slot)
+        } else {
+            let slot = Slot(key: key.array, entry: entry, hash: hash, bytes: size)
+            let index: Int32
+            if let reused = freeSlots.popLast() {
+                index = reused
+                slots[Int(index)] = slot
+            } else {
+                index = Int32(slots.count)
+                slots.append(slot)
+            }
+            var bucket = hash & bucketMask
+            while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
+            if buckets[bucket] == -2 { tombstones -= 1 }
+            buckets[bucket] = index
+            idToSlot[entry.record.id] = index
+            count += 1
+            bytes += size
+            linkFront(index)
+        }
+        while count > options.maxEntries || bytes > options.maxBytes, tail >= 0 {
+            evictions += 1
+            removeSlot(tail)
+        }
+        if tombstones > buckets.count / 4 { rehash() }
+    }
+
+    /// Drops the entry of the key row `id` (SQLite's update hook).
+    func invalidate(id: Int64) {
+        guard let slot = idToSlot[id] else { return }
+        invalidations += 1
+        removeSlot(slot)
+    }
+
+    func remove(_ key: ByteView) {
+        guard let found = find(key, hash: Self.hash(key)) else { return }
+        removeSlot(found.slot)
+    }
+
+    /// Forgets everything (FLUSH, rollback).
+    func clear() {
+        guard count > 0 || tombstones > 0 else { return }
+        slots.removeAll(keepingCapacity: true)
+        freeSlots.removeAll()
+        for index in buckets.indices { buckets[index] = -1 }
+        idToSlot.removeAll(keepingCapacity: true)
+        head = -1
+        tail = -1
+        count = 0
+        bytes = 0
+        tombstones = 0
+    }
+
+    func resetStats() {
+        hits = 0
+        misses = 0
+        evictions = 0
+        invalidations = 0
+    }
+
+    // MARK: LRU list and table maintenance
+
+    private func removeSlot(_ slot: Int32) {
+        let index = Int(slot)
+        let key = slots[index].key
+        let found = key.withByteView { find($0, hash: slots[index].hash) }
+        if let found {
+            buckets[found.bucket] = -2
+            tombstones += 1
+        }
+        unlink(slot)
+        idToSlot[slots[index].entry.record.id] = nil
+        count -= 1
+        bytes -= slots[index].bytes
+        slots[index].key = []
+        slots[index].entry.value = nil
+        freeSlots.append(slot)
+    }
+
+    private func rehash() {
+        for index in buckets.indices { buckets[index] = -1 }
+        tombstones = 0
+        var slot = head
+        while slot >= 0 {
+            var bucket = slots[Int(slot)].hash & bucketMask
+            while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
+            buckets[bucket] = slot
+            slot = slots[Int(slot)].next
+        }
+    }
+
+    private func touch(_ slot: Int32) {
+        guard head != slot else { return }
+        unlink(slot)
+        linkFront(slot)
+    }
+
+    private func linkFront(_ slot: Int32) {
+        slots[Int(slot)].previous = -1
+        slots[Int(slot)].next = head
+        if head >= 0 { slots[Int(head)].previous = slot }
+        head = slot
+        if tail < 0 { tail = slot }
+    }
+
+    private func unlink(_ slot: Int32) {
+        let previous = slots[Int(slot)].previous, next = slots[Int(slot)].next
+        if previous >= 0 { slots[Int(previous)].next = next } else if head == slot { head = next }
+        if next >= 0 { slots[Int(next)].previous = previous } else if tail == slot { tail = previous }
+        slots[Int(slot)].previous = -1
+        slots[Int(slot)].next = -1
+    }
+}

@@ -1,0 +1,163 @@
+// Features that cross command families: FLUSHALL and COPY/RENAME with collections, WATCH and
+// blocking wakeups through movable keys, blocking zset pops, keyspace events of collections,
+// and the hot cache never changing a reply.
+
+import Foundation
+import XCTest
+@testable import RESPLite
+
+final class IntegrationTests: XCTestCase {
+    func testFlushAllClearsCollections() throws {
+        try forEachBackend { server in
+            let c = try server.client()
+            XCTAssertEqual(try c.run("RPUSH", "l", "a", "b"), int(2))
+            XCTAssertEqual(try c.run("HSET", "h", "f", "v"), int(1))
+            XCTAssertEqual(try c.run("SADD", "s", "m"), int(1))
+            XCTAssertEqual(try c.run("ZADD", "z", "1", "m"), int(1))
+            XCTAssertEqual(try c.run("FLUSHALL"), ok)
+            XCTAssertEqual(try c.run("RPUSH", "l2", "fresh"), int(1))
+            XCTAssertEqual(try c.run("LRANGE", "l2", "0", "-1"), bulks(["fresh"]), "no element of a flushed list shows up")
+            XCTAssertEqual(try c.run("HGETALL", "h2"), .array([]))
+            XCTAssertEqual(try c.run("DBSIZE"), int(1))
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+        }
+    }
+
+    func testCopyAndRenameCollectionsKeepMembers() throws {
+        let server = try TestServer()
+        let c = try server.client()
+        XCTAssertEqual(try c.run("HSET", "h", "a", "1", "b", "2"), int(2))
+        XCTAssertEqual(try c.run("EXPIRE", "h", "100"), int(1))
+        XCTAssertEqual(try c.run("COPY", "h", "h2"), int(1))
+        XCTAssertEqual(try c.run("HGET", "h2", "b"), bulk("2"))
+        XCTAssertEqual(try c.run("HLEN", "h2"), int(2))
+        XCTAssertGreaterThan(try c.run("TTL", "h2").integer ?? 0, 90)
+        XCTAssertEqual(try c.run("RPUSH", "l", "x", "y", "z"), int(3))
+        XCTAssertEqual(try c.run("RENAME", "l", "l2"), ok)
+        XCTAssertEqual(try c.run("LRANGE", "l2", "0", "-1"), bulks(["x", "y", "z"]))
+        XCTAssertEqual(try c.run("COPY", "l2", "h", "REPLACE"), int(1))
+        XCTAssertEqual(try c.run("TYPE", "h"), simple("list"))
+        XCTAssertEqual(try c.run("LLEN", "h"), int(3))
+        XCTAssertGreaterThan(try c.run("MEMORY", "USAGE", "l2").integer ?? 0, 3)
+        XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+    }
+
+    func testWatchSeesMovableKeys() throws {
+        try forEachBackend { server in
+            let a = try server.client(), b = try server.client()
+            XCTAssertEqual(try a.run("ZADD", "z1", "1", "m"), int(1))
+            XCTAssertEqual(try a.run("WATCH", "dest"), ok)
+            XCTAssertEqual(try b.run("ZUNIONSTORE", "dest", "1", "z1"), int(1))
+            XCTAssertEqual(try a.run("MULTI"), ok)
+            XCTAssertEqual(try a.run("PING"), simple("QUEUED"))
+            XCTAssertEqual(try a.run("EXEC"), null, "ZUNIONSTORE's destination counts as modified")
+            XCTAssertEqual(try a.run("RPUSH", "queue", "1", "2"), int(2))
+            XCTAssertEqual(try a.run("WATCH", "queue"), ok)
+            XCTAssertEqual(try b.run("LMPOP", "1", "queue", "LEFT"), .array([bulk("queue"), bulks(["1"])]))
+            XCTAssertEqual(try a.run("MULTI"), ok)
+            XCTAssertEqual(try a.run("PING"), simple("QUEUED"))
+            XCTAssertEqual(try a.run("EXEC"), null, "LMPOP's keys count as modified")
+        }
+    }
+
+    func testBlockingZsetPops() throws {
+        try forEachBackend { server in
+            let c = try server.client(), pusher = try server.client()
+            XCTAssertEqual(try c.run("BZPOPMIN", "none", "0.05"), null)
+            XCTAssertEqual(try pusher.run("ZADD", "z", "1", "a", "2", "b", "3", "c"), int(3))
+            XCTAssertEqual(try c.run("BZPOPMIN", "none", "z", "1"), .array([bulk("z"), bulk("a"), bulk("1")]))
+            XCTAssertEqual(try c.run("BZPOPMAX", "z", "1"), .array([bulk("z"), bulk("c"), bulk("3")]))
+            let waiter = try server.client()
+            waiter.enqueue([Array("BZPOPMAX".utf8), Array("later".utf8), Array("5".utf8)])
+            try waiter.flush()
+            usleep(30_000)
+            XCTAssertEqual(try pusher.run("ZADD", "later", "7.5", "x"), int(1))
+            XCTAssertEqual(try waiter.readReply(), .array([bulk("later"), bulk("x"), bulk("7.5")]))
+            let multi = try server.client()
+            multi.enqueue(["BZMPOP", "5", "2", "m1", "m2", "MIN", "COUNT", "2"].map { Array($0.utf8) })
+            try multi.flush()
+            usleep(30_000)
+            // A ZUNIONSTORE into the waited key wakes the waiter too.
+            XCTAssertEqual(try pusher.run("ZUNIONSTORE", "m2", "1", "z"), int(1))
+            XCTAssertEqual(try multi.readReply(), .array([bulk("m2"), .array([bulks(["b", "2"])])]))
+            XCTAssertEqual(try pusher.run("BZMPOP", "0.05", "1", "m2", "MIN"), null)
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+        }
+    }
+
+    func testKeyspaceEventsOfCollections() throws {
+        let server = try TestServer()
+        let c = try server.client(), listener = try server.client()
+        XCTAssertEqual(try c.run("CONFIG", "SET", "notify-keyspace-events", "Elhzs"), ok)
+        XCTAssertEqual(try listener.run("PSUBSCRIBE", "__keyevent@0__:*"), .array([bulk("psubscribe"), bulk("__keyevent@0__:*"), int(1)]))
+        XCTAssertEqual(try c.run("HSET", "h", "f", "v"), int(1))
+        XCTAssertEqual(try c.run("LPUSH", "l", "x"), int(1))
+        XCTAssertEqual(try c.run("ZADD", "z", "1", "m"), int(1))
+        XCTAssertEqual(try c.run("SADD", "s", "m"), int(1))
+        var events: [String] = []
+        for _ in 0..<4 {
+            guard case .array(let parts) = try listener.readReply(), parts.count == 4 else { return XCTFail() }
+            events.append((parts[2].string ?? "") + "=" + (parts[3].string ?? ""))
+        }
+        XCTAssertEqual(events, ["__keyevent@0__:hset=h", "__keyevent@0__:lpush=l", "__keyevent@0__:zadd=z", "__keyevent@0__:sadd=s"])
+    }
+
+    /// The same random commands against a server with the hot cache and one without: every
+    /// reply is identical, and the cache was used.
+    func testHotCacheNeverChangesAReply() throws {
+        let cached = try TestServer(configure: { $0.cache.maxEntries = 64 })
+        let uncached = try TestServer(configure: { $0.cache.enabled = false })
+        let a = try cached.client(), b = try uncached.client()
+        var generator = SystemRandomNumberGenerator()
+        var seed = UInt64.random(in: 0...UInt64.max, using: &generator)
+        func next(_ bound: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(bound))
+        }
+        let keys = (0..<40).map { "k\($0)" }
+        var history: [String] = []
+        for step in 0..<3_000 {
+            let key = keys[next(keys.count)], other = keys[next(keys.count)]
+            let command: [String]
+            switch next(22) {
+            case 0, 1, 2: command = ["GET", key]
+            case 3: command = ["SET", key, "v\(step)"]
+            case 4: command = ["SET", key, "v\(step)", "PX", "1"]
+            case 5: command = ["INCR", key]
+            case 6: command = ["APPEND", key, "+"]
+            case 7: command = ["DEL", key]
+            case 8: command = ["EXPIRE", key, "\(next(3))"]
+            case 9: command = ["PERSIST", key]
+            case 10: command = ["RENAME", key, other]
+            case 11: command = ["COPY", key, other, "REPLACE"]
+            case 12: command = ["HSET", key, "f\(next(3))", "x"]
+            case 13: command = ["LPUSH", key, "e"]
+            case 14: command = ["TYPE", key]
+            case 15: command = ["STRLEN", key]
+            case 16: command = ["MGET", key, other]
+            case 17: command = ["GETDEL", key]
+            case 18: command = ["SETRANGE", key, "2", "zz"]
+            case 19: command = ["TTL", key]
+            case 20: command = ["EXISTS", key, other]
+            default: command = next(50) == 0 ? ["FLUSHDB"] : ["GETEX", key, "PERSIST"]
+            }
+            var replyA = try a.command(command.map { Array($0.utf8) })
+            var replyB = try b.command(command.map { Array($0.utf8) })
+            if command[0] == "TTL", let x = replyA.integer, let y = replyB.integer, abs(x - y) <= 1 { replyA = replyB }
+            // Expire on both servers before the next command (no race at the boundary).
+            if command[0] == "SET" && command.count == 5 { usleep(3_000) }
+            history.append("\(step): \(command) -> \(replyA) | \(replyB)")
+            XCTAssertEqual(replyA, replyB, "step \(step): \(command)")
+            if replyA != replyB {
+                let involved = Set(command.dropFirst().prefix(2))
+                print(history.filter { line in involved.contains { line.contains("\"\($0)\"") } }.suffix(25).joined(separator: "\n"))
+                break
+            }
+        }
+        let info = try a.run("CACHE.INFO").string ?? ""
+        XCTAssertTrue(info.contains("enabled:1"), info)
+        let hits = Int(info.split(separator: "\r\n").first { $0.hasPrefix("hits:") }?.dropFirst(5) ?? "0") ?? 0
+        XCTAssertGreaterThan(hits, 100, "the cache served reads: \(info)")
+        XCTAssertTrue((try b.run("CACHE.INFO").string ?? "").contains("enabled:0"))
+    }
+}
