@@ -11,6 +11,7 @@
 // Unsafe code here: socket calls and the received bytes handed to the parser. Invariant:
 // received bytes are only read during `receive`, which copies whatever it must keep.
 
+import CLiburing  // owns the socket constants (its header includes sys/socket.h)
 import Foundation
 import Logging
 #if canImport(Glibc)
@@ -472,6 +473,21 @@ private func socketAddress(_ fd: Int32, peer: Bool) -> String {
     }
     guard status == 0 else { return "?" }
     return "\(String(cString: host)):\(String(cString: service))"
+}
+
+/// Socket constants for code outside this module (tests, benchmarks): the Clang importer
+/// attributes them to the module whose header included <sys/socket.h> first.
+public enum SocketConstants {
+    public static let stream = Int32(SOCK_STREAM.rawValue)
+    public static let closeOnExec = Int32(SOCK_CLOEXEC.rawValue)
+    public static let noSignal = Int32(MSG_NOSIGNAL)
+}
+
+/// A loopback port that was free a moment ago (bind to port 0, read it back, close).
+public func freeLoopbackPort() throws -> Int {
+    let (fd, port) = try makeListeningSocket(host: "127.0.0.1", port: 0)
+    Glibc.close(fd)
+    return port
 }
 
 /// What the server loop needs from a backend.

@@ -7,6 +7,7 @@
 // is only read during `ServerCore.receive`, which copies any incomplete tail.
 
 import CShims
+import CLiburing  // owns the socket constants (its header includes sys/socket.h)
 import Foundation
 import Logging
 #if canImport(Glibc)

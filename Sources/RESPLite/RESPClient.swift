@@ -3,6 +3,7 @@
 // `ReplyDecoder`'s limits.
 
 import CShims
+import CLiburing  // owns the socket constants (its header includes sys/socket.h)
 import Foundation
 #if canImport(Glibc)
 import Glibc

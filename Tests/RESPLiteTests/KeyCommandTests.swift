@@ -428,15 +428,19 @@ final class KeyCommandTests: XCTestCase {
     // MARK: OBJECT
 
     func testObjectIdletime() throws {
-        let c = client!
-        XCTAssertEqual(try c.run("SET", "k", "v"), ok)
-        XCTAssertEqual(try c.run("OBJECT", "IDLETIME", "k"), int(0))
-        XCTAssertEqual(try c.run("OBJECT", "IDLETIME", "missing"), null)
-        // Pretend the last write was 5.5 s ago.
+        let first = client!
+        XCTAssertEqual(try first.run("SET", "k", "v"), ok)
+        XCTAssertEqual(try first.run("OBJECT", "IDLETIME", "k"), int(0))
+        XCTAssertEqual(try first.run("OBJECT", "IDLETIME", "missing"), null)
+        // Pretend the last write was 5.5 s ago: edit the file while the server is down (a
+        // running server's hot cache would not see an edit made behind its back).
+        server.stop()
         let connection = try SQLiteConnection(path: server.databasePath)
         try connection.execute("PRAGMA busy_timeout=5000")
         try connection.execute("UPDATE redis_keys SET updated_at = updated_at - 5500 WHERE key = CAST('k' AS BLOB)")
         connection.close()
+        try server.restart()
+        let c = try server.client()
         XCTAssertEqual(try c.run("OBJECT", "idletime", "k"), int(5))
         // Idle time counts from the last write (deliberate: Redis counts from the last access).
         XCTAssertEqual(try c.run("GET", "k"), bulk("v"))

@@ -20,7 +20,7 @@ private func encoded(_ args: [String]) -> [UInt8] {
 /// Sends `data` on a fresh connection and reads every byte until the server closes it (or
 /// `timeoutMs` passes). Raw bytes, so replies are compared exactly, byte for byte.
 private func rawExchange(port: Int, _ data: [UInt8], timeoutMs: Int = 5_000) throws -> (reply: [UInt8], closed: Bool) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    let fd = socket(AF_INET, SocketConstants.stream | SocketConstants.closeOnExec, 0)
     guard fd >= 0 else { throw ClientError(message: "socket failed") }
     defer { close(fd) }
     var address = sockaddr_in()
@@ -33,7 +33,7 @@ private func rawExchange(port: Int, _ data: [UInt8], timeoutMs: Int = 5_000) thr
     guard connected == 0 else { throw ClientError(message: "connect to \(port) failed") }
     var sent = 0
     while sent < data.count {
-        let written = data.withUnsafeBytes { send(fd, $0.baseAddress! + sent, data.count - sent, Int32(MSG_NOSIGNAL)) }
+        let written = data.withUnsafeBytes { send(fd, $0.baseAddress! + sent, data.count - sent, SocketConstants.noSignal) }
         if written < 0 && errno == EINTR { continue }
         if written <= 0 { break }  // the server may close early; read what it said
         sent += written

@@ -252,7 +252,7 @@ final class ServerCommandTests: XCTestCase {
         XCTAssertEqual(try c.run("MOVE", "k", "1"), err("ERR DB index is out of range"))
         XCTAssertTrue((try c.run("SQLITE.INFO").string ?? "").contains("sqlite_version:3."))
         XCTAssertTrue((try c.run("SQLITE.INFO").string ?? "").contains("keys_string:1"))
-        XCTAssertTrue((try c.run("CACHE.INFO").string ?? "").contains("enabled:0"))
+        XCTAssertTrue((try c.run("CACHE.INFO").string ?? "").contains("enabled:1"))
         XCTAssertTrue((try c.run("MEMORY.INFO").string ?? "").contains("rss_bytes:"))
         let usage = try c.run("MEMORY", "USAGE", "k").integer ?? 0
         XCTAssertGreaterThan(usage, 6)
@@ -392,7 +392,7 @@ final class RawConnection {
     private let fd: Int32
 
     init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, SocketConstants.stream, 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
