@@ -53,6 +53,7 @@ struct EngineStats {
     var batchesCommitted: Int64 = 0
     var batchesFailed: Int64 = 0
     var expiredKeysSwept: Int64 = 0
+    var expiredFieldsSwept: Int64 = 0
     var sweeps: Int64 = 0
 }
 

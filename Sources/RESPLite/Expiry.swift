@@ -40,12 +40,16 @@ extension Engine {
             try storage.beginBatchIfNeeded()
             let keys = try storage.expiredKeys(now: now, limit: limit)
             for key in keys {
-                try key.withByteView { _ = try storage.deleteKey($0) }
+                try key.withByteView { key in
+                    _ = try storage.deleteKey(key)
+                    notifyKeyspaceEvent(.expired, "expired", key: key)
+                }
             }
             let fields = try storage.sweepExpiredFields(now: now, limit: limit - keys.count)
             storage.endCommand(failed: false)
             stats.sweeps += 1
             stats.expiredKeysSwept += Int64(keys.count)
+            stats.expiredFieldsSwept += Int64(fields)
             return keys.count + fields
         } catch {
             storage.endCommand(failed: true)

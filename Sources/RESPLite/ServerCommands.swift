@@ -205,6 +205,7 @@ enum ServerCommands {
                 ("network_backend", core?.backendName ?? "?"), ("group_commits", String(engine.stats.batchesCommitted)),
                 ("failed_batches", String(engine.stats.batchesFailed)), ("checkpoints", String(storage.checkpointsDone)),
                 ("expiry_sweeps", String(engine.stats.sweeps)), ("expired_keys_swept", String(engine.stats.expiredKeysSwept)),
+                ("expired_fields_swept", String(engine.stats.expiredFieldsSwept)),
                 ("cache_enabled", storage.cache == nil ? "0" : "1"), ("cache_entries", String(storage.cache?.count ?? 0)),
                 ("cache_hits", String(storage.cache?.hits ?? 0)), ("cache_misses", String(storage.cache?.misses ?? 0)),
             ]

@@ -64,7 +64,7 @@ final class PubSubTests: XCTestCase {
     }
 
     func testKeyspaceNotifications() throws {
-        try forEachBackend { server in
+        try forEachBackend(configure: { $0.sweepIntervalMs = 20 }) { server in
             let c = try server.client(), listener = try server.client()
             XCTAssertEqual(try c.run("CONFIG", "SET", "notify-keyspace-events", "KEA"), ok)
             XCTAssertEqual(try c.run("CONFIG", "GET", "notify-keyspace-events"), bulks(["notify-keyspace-events", "AKE"]))
@@ -92,6 +92,10 @@ final class PubSubTests: XCTestCase {
             XCTAssertEqual(try c.run("DEL", "n"), int(1))
             XCTAssertEqual(try c.run("SET", "k2", "v"), ok)
             XCTAssertTrue(try next() == ("__keyevent@0__:set", "k2"))
+            // The sweeper announces the keys it expires (x).
+            XCTAssertEqual(try c.run("CONFIG", "SET", "notify-keyspace-events", "Ex"), ok)
+            XCTAssertEqual(try c.run("SET", "short", "v", "PX", "5"), ok)
+            XCTAssertTrue(try next() == ("__keyevent@0__:expired", "short"))
         }
     }
 
