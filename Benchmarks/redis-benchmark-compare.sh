@@ -1,30 +1,57 @@
 #!/usr/bin/env bash
-# Runs redis-benchmark against a native redis-server and against RESPLite on the same machine,
-# alternately, and prints requests/s for both and the ratio RESPLite/Redis.
-# Usage: Benchmarks/redis-benchmark-compare.sh [requests] [extra redis-benchmark args...]
+# redis-benchmark against a native redis-server and RESPLite on the same machine, servers run
+# alternately; prints requests/s for both and the ratio RESPLite/Redis, and appends CSV rows.
+#
+# Usage: Benchmarks/redis-benchmark-compare.sh [--requests N] [--pipeline P] [--clients C]
+#            [--template default|performance|safety] [--redis-fsync no|everysec|always]
+#            [--csv FILE] [--label TEXT] [--resplite-args "..."]
+# The issue's matrix: default run; --pipeline 16; --redis-fsync always --template safety.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-requests=${1:-100000}; shift || true
-extra=("$@")
-tests=get,set,incr,lpush,rpop,sadd,hset,zadd
+requests=200000; pipeline=1; clients=50; template=default; fsync=no; csv=""; label=""; extra=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --requests) requests=$2; shift 2 ;;
+        --pipeline) pipeline=$2; shift 2 ;;
+        --clients) clients=$2; shift 2 ;;
+        --template) template=$2; shift 2 ;;
+        --redis-fsync) fsync=$2; shift 2 ;;
+        --csv) csv=$2; shift 2 ;;
+        --label) label=$2; shift 2 ;;
+        --resplite-args) extra=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+tests=get,set,incr,lpush,rpop,sadd,hset,zadd,lrange_100
 work=$(mktemp -d)
-trap 'kill $resplite_pid $redis_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+resplite_pid=""; redis_pid=""
+trap 'kill $resplite_pid $redis_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 swift build -c release --product resplite >/dev/null
 redis_port=$((20000 + RANDOM % 10000)); resplite_port=$((redis_port + 1))
-redis-server --port $redis_port --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >/dev/null &
+if [ "$fsync" = "no" ]; then persistence=(--appendonly no); else persistence=(--appendonly yes --appendfsync "$fsync"); fi
+redis-server --port $redis_port --bind 127.0.0.1 --save '' "${persistence[@]}" --dir "$work" >/dev/null &
 redis_pid=$!
-.build/release/resplite --port $resplite_port --db "$work/bench.db" >/dev/null 2>&1 &
+# shellcheck disable=SC2086
+.build/release/resplite --port $resplite_port --db "$work/bench.db" --pragma-template "$template" --log-level error $extra &
 resplite_pid=$!
 sleep 1
 
-run() { redis-benchmark -p "$1" -c 50 -n "$requests" -r 100000 -d 64 -t "$tests" -q "${extra[@]}" 2>/dev/null \
-        | tr '\r' '\n' | grep "requests per second" | sed 's/: / /' | awk '{print $1, $2}'; }
-declare -A redis resplite
-while read -r name rps; do redis[$name]=$rps; done < <(run $redis_port)
-while read -r name rps; do resplite[$name]=$rps; done < <(run $resplite_port)
-printf "%-8s %12s %12s %8s\n" test redis resplite ratio
-for name in "${!redis[@]}"; do
-    r=${redis[$name]}; s=${resplite[$name]:-0}
-    printf "%-8s %12s %12s %8.2f\n" "$name" "$r" "$s" "$(echo "$s / $r" | bc -l)"
-done | sort
+run() {  # port test -> requests/s
+    redis-benchmark -p "$1" -c "$clients" -n "$requests" -r 100000 -d 64 -P "$pipeline" -t "$2" -q 2>/dev/null \
+        | tr '\r' '\n' | grep "requests per second" | tail -1 | awk '{print $2}'
+}
+printf "# %s: clients %s, pipeline %s, requests %s, RESPLite template %s, Redis appendfsync %s\n" \
+    "${label:-run}" "$clients" "$pipeline" "$requests" "$template" "$fsync"
+printf "%-10s %12s %12s %7s\n" test redis resplite ratio
+for test in ${tests//,/ }; do
+    # Alternate which server goes first, so drift on a noisy machine cancels out.
+    if [ $((RANDOM % 2)) -eq 0 ]; then r=$(run $redis_port "$test"); s=$(run $resplite_port "$test")
+    else s=$(run $resplite_port "$test"); r=$(run $redis_port "$test"); fi
+    ratio=$(awk -v a="$s" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    printf "%-10s %12s %12s %7s\n" "$test" "$r" "$s" "$ratio"
+    if [ -n "$csv" ]; then
+        [ -f "$csv" ] || echo "label,test,clients,pipeline,template,redis_fsync,redis_rps,resplite_rps,ratio" > "$csv"
+        echo "${label:-run},$test,$clients,$pipeline,$template,$fsync,$r,$s,$ratio" >> "$csv"
+    fi
+done
