@@ -20,11 +20,11 @@ build: bootstrap
 
 # The whole test suite (what .ci/run runs).
 test: build
-	swift test --skip-build --parallel --num-workers 2
+	swift test --skip-build --disable-swift-testing
 
 # Long soak and crash variants (not in the default suite).
 test-long: build
-	RESPLITE_LONG_TESTS=1 swift test --skip-build
+	RESPLITE_LONG_TESTS=1 swift test --skip-build --disable-swift-testing
 
 clean:
 	rm -rf .build
