@@ -9,6 +9,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 swift build -c release --product resplite >/dev/null
 rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
 load() {  # port count
+    local port=$1 count=$2
     # Pipelined SETs in batches of 10,000, reading every reply before the next batch.
     python3 - "$port" "$count" <<'PY'
 import socket, sys
@@ -36,6 +37,10 @@ for count in "${counts[@]}"; do
     load $port "$count"; load $((port + 1)) "$count"
     sleep 1
     r=$(rss $rpid); s=$(rss $spid)
+    rkeys=$(redis-cli -p $port DBSIZE); skeys=$(redis-cli -p $((port + 1)) DBSIZE)
+    if [ "$rkeys" != "$count" ] || [ "$skeys" != "$count" ]; then
+        echo "load incomplete: redis $rkeys, resplite $skeys keys of $count" >&2; exit 1
+    fi
     printf "%-10s %14s %14s %7s\n" "$count" "$r" "$s" "$(awk -v a="$s" -v b="$r" 'BEGIN {printf "%.2f", a / b}')"
     kill $rpid $spid; wait $rpid $spid 2>/dev/null || true
 done

@@ -39,7 +39,7 @@ sleep 1
 
 run() {  # port test -> requests/s
     redis-benchmark -p "$1" -c "$clients" -n "$requests" -r 100000 -d 64 -P "$pipeline" -t "$2" -q 2>/dev/null \
-        | tr '\r' '\n' | grep "requests per second" | tail -1 | awk '{print $2}'
+        | tr '\r' '\n' | grep "requests per second" | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'
 }
 printf "# %s: clients %s, pipeline %s, requests %s, RESPLite template %s, Redis appendfsync %s\n" \
     "${label:-run}" "$clients" "$pipeline" "$requests" "$template" "$fsync"
