@@ -518,7 +518,7 @@ let coreCommands: [Command] = [
 /// Every command, as data: the core table above and one table per collection type (each in
 /// its type's file), with the position of the numkeys count of commands whose keys follow
 /// one (their keys "move": WATCH, keyspace events and blocking wakeups find them through it).
-let allCommands: [Command] = (coreCommands + hashCommands + setCommands + listCommands + zsetCommands).map { command in
+let allCommands: [Command] = (coreCommands + hashCommands + setCommands + listCommands + zsetCommands + searchCommands).map { command in
     var command = command
     if let index = numkeysPositions[command.name] { command.numkeysIndex = index }
     return command
