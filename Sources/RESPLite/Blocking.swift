@@ -232,42 +232,21 @@ enum BlockingCommands {
     /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
     static func blmpop(_ c: CommandCall) throws {
         let deadline = try c.engine.blockingDeadline(c.args[1])
-        // LMPOP's arguments are BLMPOP's without the timeout.
-        var shifted = [c.args[0]]
-        shifted.append(contentsOf: c.args[2...])
-        let inner = CommandCall(args: shifted, client: c.client, engine: c.engine, name: "lmpop")
-        guard let numkeys = inner.args[1].parseInt64(), numkeys > 0 else {
-            throw CommandError("ERR numkeys should be greater than 0")
-        }
-        guard numkeys <= Int64(inner.argumentCount - 2) else { throw CommandError.syntax }
-        let keys = Array(inner.args[2..<(2 + Int(numkeys))])
-        let now = currentTimeMillis()
-        var anyReady = false
-        for key in keys where (try c.engine.storage.collectionForRead(key, type: .list, now: now)?.count ?? 0) > 0 {
-            anyReady = true
-            break
-        }
-        if anyReady || c.client.executingTransaction {
-            try ListCommands.lmpop(inner)
+        let arguments = try MultiPopArguments(c, numkeysIndex: 2, words: ("left", "right"))
+        if try c.client.executingTransaction || anyNonEmpty(c, arguments.keys, type: .list) {
+            try ListCommands.lmpop(c, arguments)
             return
         }
-        // Validate the rest of the syntax before blocking (LMPOP answers null on empty lists).
-        try validateListWhere(inner, whereIndex: 2 + Int(numkeys))
-        try c.engine.block(c, keys: keys, deadline: deadline, timeoutIsNullArray: true)
+        try c.engine.block(c, keys: arguments.keys, deadline: deadline, timeoutIsNullArray: true)
     }
 
-    /// LEFT|RIGHT [COUNT n] after the keys of LMPOP/BLMPOP.
-    static func validateListWhere(_ c: CommandCall, whereIndex: Int) throws {
-        guard whereIndex < c.argumentCount, ListCommands.end(c.args[whereIndex]) != nil else { throw CommandError.syntax }
-        var index = whereIndex + 1
-        var sawCount = false
-        while index < c.argumentCount {
-            guard !sawCount, c.args[index].equalsLower("count"), index + 1 < c.argumentCount else { throw CommandError.syntax }
-            guard let value = c.args[index + 1].parseInt64(), value >= 1 else { throw CommandError("ERR count should be greater than 0") }
-            _ = value
-            sawCount = true
-            index += 2
+    /// Whether any of the keys holds a non-empty collection of `type` (WRONGTYPE otherwise).
+    static func anyNonEmpty(_ c: CommandCall, _ keys: [ByteView], type: KeyType) throws -> Bool {
+        let now = currentTimeMillis()
+        for key in keys where (try c.engine.storage.collectionForRead(key, type: type, now: now)?.count ?? 0) > 0 {
+            return true
         }
+        return false
     }
 }
 
@@ -298,36 +277,11 @@ extension BlockingCommands {
     /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
     static func bzmpop(_ c: CommandCall) throws {
         let deadline = try c.engine.blockingDeadline(c.args[1])
-        var shifted = [c.args[0]]
-        shifted.append(contentsOf: c.args[2...])
-        let inner = CommandCall(args: shifted, client: c.client, engine: c.engine, name: "zmpop")
-        guard let numkeys = inner.args[1].parseInt64(), numkeys > 0 else {
-            throw CommandError("ERR numkeys should be greater than 0")
-        }
-        guard numkeys <= Int64(inner.argumentCount - 2) else { throw CommandError.syntax }
-        let whereIndex = 2 + Int(numkeys)
-        guard whereIndex < inner.argumentCount,
-              inner.args[whereIndex].equalsLower("min") || inner.args[whereIndex].equalsLower("max") else { throw CommandError.syntax }
-        let keys = Array(inner.args[2..<whereIndex])
-        let now = currentTimeMillis()
-        var anyReady = false
-        for key in keys where (try c.engine.storage.collectionForRead(key, type: .zset, now: now)?.count ?? 0) > 0 {
-            anyReady = true
-            break
-        }
-        if anyReady || c.client.executingTransaction {
-            try ZSetCommands.zmpop(inner)
+        let arguments = try MultiPopArguments(c, numkeysIndex: 2, words: ("min", "max"))
+        if try c.client.executingTransaction || anyNonEmpty(c, arguments.keys, type: .zset) {
+            try ZSetCommands.zmpop(c, arguments)
             return
         }
-        var index = whereIndex + 1
-        var sawCount = false
-        while index < inner.argumentCount {
-            guard !sawCount, inner.args[index].equalsLower("count"), index + 1 < inner.argumentCount else { throw CommandError.syntax }
-            guard let value = inner.args[index + 1].parseInt64(), value >= 1 else { throw CommandError("ERR count should be greater than 0") }
-            _ = value
-            sawCount = true
-            index += 2
-        }
-        try c.engine.block(c, keys: keys, deadline: deadline, timeoutIsNullArray: true)
+        try c.engine.block(c, keys: arguments.keys, deadline: deadline, timeoutIsNullArray: true)
     }
 }

@@ -278,6 +278,44 @@ func unknownCommandMessage(_ args: [ByteView]) -> String {
         + String(decoding: arguments, as: UTF8.self)
 }
 
+// MARK: - Shared argument shapes
+
+/// `numkeys key [key ...] WHERE [COUNT count]` as LMPOP, ZMPOP, BLMPOP and BZMPOP take it.
+struct MultiPopArguments {
+    let keys: [ByteView]
+    /// True for the second of the two WHERE words (RIGHT for lists, MAX for sorted sets).
+    let fromSecondEnd: Bool
+    let count: Int64
+    /// Whether COUNT was given (it changes the RESP3 reply shape of some commands).
+    let countGiven: Bool
+
+    /// Parses from `numkeysIndex`; `words` are the two accepted WHERE words, lowercase.
+    init(_ c: CommandCall, numkeysIndex: Int, words: (StaticString, StaticString)) throws {
+        guard let numkeys = c.args[numkeysIndex].parseInt64(), numkeys > 0 else {
+            throw CommandError("ERR numkeys should be greater than 0")
+        }
+        guard numkeys <= Int64(c.argumentCount - numkeysIndex - 1) else { throw CommandError.syntax }
+        let whereIndex = numkeysIndex + 1 + Int(numkeys)
+        guard whereIndex < c.argumentCount else { throw CommandError.syntax }
+        if c.args[whereIndex].equalsLower(words.0) { fromSecondEnd = false }
+        else if c.args[whereIndex].equalsLower(words.1) { fromSecondEnd = true }
+        else { throw CommandError.syntax }
+        var count: Int64? = nil
+        var index = whereIndex + 1
+        while index < c.argumentCount {
+            guard count == nil, c.args[index].equalsLower("count"), index + 1 < c.argumentCount else { throw CommandError.syntax }
+            guard let value = c.args[index + 1].parseInt64(), value >= 1 else {
+                throw CommandError("ERR count should be greater than 0")
+            }
+            count = value
+            index += 2
+        }
+        keys = Array(c.args[(numkeysIndex + 1)..<whereIndex])
+        self.count = count ?? 1
+        countGiven = count != nil
+    }
+}
+
 // MARK: - Glob matching
 
 /// Redis' stringmatchlen (util.c), byte for byte: `*`, `?`, `[abc]`, `[^a-z]`, `\x` escapes.

@@ -267,39 +267,20 @@ enum ListCommands {
     /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] → [key, [elements]] of the first
     /// non-empty list, or a null array.
     static func lmpop(_ c: CommandCall) throws {
-        guard let numkeys = c.args[1].parseInt64(), numkeys > 0 else {
-            throw CommandError("ERR numkeys should be greater than 0")
-        }
-        guard numkeys <= Int64(c.argumentCount - 2) else { throw CommandError.syntax }
-        let whereIndex = 2 + Int(numkeys)
-        guard whereIndex < c.argumentCount else { throw CommandError.syntax }
-        let end: ListEnd
-        if c.args[whereIndex].equalsLower("left") { end = .head }
-        else if c.args[whereIndex].equalsLower("right") { end = .tail }
-        else { throw CommandError.syntax }
-        var count: Int64 = -1
-        var index = whereIndex + 1
-        while index < c.argumentCount {
-            if count == -1 && c.args[index].equalsLower("count") && index + 1 < c.argumentCount {
-                guard let value = c.args[index + 1].parseInt64(), value >= 1 else {
-                    throw CommandError("ERR count should be greater than 0")
-                }
-                count = value
-                index += 2
-            } else {
-                throw CommandError.syntax
-            }
-        }
-        if count == -1 { count = 1 }
+        try lmpop(c, MultiPopArguments(c, numkeysIndex: 1, words: ("left", "right")))
+    }
+
+    /// The body of LMPOP and BLMPOP once their arguments are parsed.
+    static func lmpop(_ c: CommandCall, _ arguments: MultiPopArguments) throws {
         let storage = c.engine.storage
         let now = currentTimeMillis()
-        for keyIndex in 2..<whereIndex {
-            guard let record = try storage.collectionForRead(c.args[keyIndex], type: .list, now: now) else { continue }
-            let take = min(count, record.count)
+        for key in arguments.keys {
+            guard let record = try storage.collectionForRead(key, type: .list, now: now) else { continue }
+            let take = min(arguments.count, record.count)
             c.reply.arrayHeader(2)
-            c.reply.bulk(c.args[keyIndex])
+            c.reply.bulk(key)
             c.reply.arrayHeader(Int(take))
-            try popElements(c, record, end: end, take: take, now: now)
+            try popElements(c, record, end: arguments.fromSecondEnd ? .tail : .head, take: take, now: now)
             return
         }
         c.reply.nullArray()

@@ -788,39 +788,20 @@ enum ZSetCommands {
     /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count] → [key, [[member, score], ...]] of the
     /// first non-empty zset, or a null array.
     static func zmpop(_ c: CommandCall) throws {
-        guard let numkeys = c.args[1].parseInt64(), numkeys > 0 else {
-            throw CommandError("ERR numkeys should be greater than 0")
-        }
-        guard numkeys <= Int64(c.argumentCount - 2) else { throw CommandError.syntax }
-        let whereIndex = 2 + Int(numkeys)
-        guard whereIndex < c.argumentCount else { throw CommandError.syntax }
-        let max: Bool
-        if c.args[whereIndex].equalsLower("min") { max = false }
-        else if c.args[whereIndex].equalsLower("max") { max = true }
-        else { throw CommandError.syntax }
-        var count: Int64 = -1
-        var index = whereIndex + 1
-        while index < c.argumentCount {
-            if count == -1 && c.args[index].equalsLower("count") && index + 1 < c.argumentCount {
-                guard let value = c.args[index + 1].parseInt64(), value >= 1 else {
-                    throw CommandError("ERR count should be greater than 0")
-                }
-                count = value
-                index += 2
-            } else {
-                throw CommandError.syntax
-            }
-        }
-        if count == -1 { count = 1 }
+        try zmpop(c, MultiPopArguments(c, numkeysIndex: 1, words: ("min", "max")))
+    }
+
+    /// The body of ZMPOP and BZMPOP once their arguments are parsed.
+    static func zmpop(_ c: CommandCall, _ arguments: MultiPopArguments) throws {
         let storage = c.engine.storage
         let now = currentTimeMillis()
-        for keyIndex in 2..<whereIndex {
-            guard let record = try storage.collectionForRead(c.args[keyIndex], type: .zset, now: now) else { continue }
-            let take = Swift.min(count, record.count)
-            let items = try storage.zsetByRank(record, first: 0, last: take - 1, reverse: max)
+        for key in arguments.keys {
+            guard let record = try storage.collectionForRead(key, type: .zset, now: now) else { continue }
+            let take = Swift.min(arguments.count, record.count)
+            let items = try storage.zsetByRank(record, first: 0, last: take - 1, reverse: arguments.fromSecondEnd)
             try storage.zsetDeleteMembers(record, items, now: now)
             c.reply.arrayHeader(2)
-            c.reply.bulk(c.args[keyIndex])
+            c.reply.bulk(key)
             replyPairs(c, items)
             return
         }
