@@ -141,7 +141,7 @@ enum PubSubCommands {
             for name in names { c.reply.bulk(name) }
         case "numsub", "shardnumsub":
             let registry = sub == "numsub" ? engine.channelSubscribers : engine.shardSubscribers
-            c.reply.mapHeader(c.argumentCount - 2)
+            c.reply.arrayHeader((c.argumentCount - 2) * 2)  // a flat array in RESP3 too, as Redis
             for index in 2..<c.argumentCount {
                 c.reply.bulk(c.args[index])
                 c.reply.integer(registry[c.args[index].array]?.count ?? 0)

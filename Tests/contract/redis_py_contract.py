@@ -18,9 +18,9 @@ came back) and the script exits 1. Exit 0 means every section passed.
 --keep-going        run every section and report every failing one (diagnostics; the default
                     stops at the first failure).
 
-The expectations are Redis 7's replies as redis-py decodes them. Pub/sub (SUBSCRIBE, PUBLISH,
-pubsub() objects, RESP3 push messages) is not exercised: RESPLite does not implement it yet.
-MULTI/EXEC pipelines (transaction=True) are not exercised either: only transaction=False.
+The expectations are Redis 7's replies as redis-py decodes them, including pub/sub (pubsub()
+objects: subscribe, psubscribe, get_message, RESP3 push messages) and MULTI/EXEC pipelines
+(transaction=True) with WATCH.
 
 The script FLUSHDBs the server it is pointed at: never point it at a server with data you keep.
 """
@@ -533,13 +533,60 @@ class Contract:
            "zrange withscores (decode_responses)")
         eq(self.s.zscore("z:a", "d"), 4.0, "zscore (decode_responses)")
 
+    def section_pubsub(self):
+        r = self.r
+        p = r.pubsub()
+        p.subscribe("news")
+        p.psubscribe("sport.*")
+        deadline = time.time() + 5
+        confirmations = []
+        while len(confirmations) < 2 and time.time() < deadline:
+            message = p.get_message(timeout=0.5)
+            if message:
+                confirmations.append(message["type"])
+        eq(sorted(confirmations), ["psubscribe", "subscribe"], "subscribe confirmations")
+        eq(r.publish("news", "hello"), 1, "publish to a channel")
+        eq(r.publish("sport.tennis", b"\x00ace"), 1, "publish to a pattern")
+        eq(r.publish("nobody", "x"), 0, "publish without subscribers")
+        received = []
+        while len(received) < 2 and time.time() < deadline:
+            message = p.get_message(timeout=0.5)
+            if message and message["type"] in ("message", "pmessage"):
+                received.append((message["type"], message["channel"], message["data"]))
+        eq(received, [("message", b"news", b"hello"), ("pmessage", b"sport.tennis", b"\x00ace")], "messages in order")
+        eq(r.pubsub_numsub("news"), [(b"news", 1)], "pubsub numsub")
+        eq(r.pubsub_numpat(), 1, "pubsub numpat")
+        p.unsubscribe("news")
+        p.punsubscribe("sport.*")
+        p.close()
+
+    def section_transactions(self):
+        r = self.r
+        r.set("tx:balance", 10)
+        with r.pipeline(transaction=True) as pipe:
+            pipe.incrby("tx:balance", 5).set("tx:note", "paid").get("tx:balance")
+            eq(pipe.execute(), [15, True, b"15"], "MULTI/EXEC pipeline")
+        with r.pipeline() as pipe:
+            pipe.watch("tx:balance")
+            other = redis.Redis(**self.kwargs)
+            other.set("tx:balance", 99)
+            other.close()
+            pipe.multi()
+            pipe.set("tx:balance", 0)
+            try:
+                pipe.execute()
+                check(False, "WATCH conflict must abort EXEC")
+            except redis.exceptions.WatchError:
+                pass
+        eq(r.get("tx:balance"), b"99", "aborted transaction changed nothing")
+
     def section_cleanup(self):
         eq(self.r.flushdb(), True, "flushdb")
         eq(self.r.dbsize(), 0, "dbsize at the end")
 
 
 SECTIONS = ["connection", "server", "strings", "ttl", "binary", "pipeline", "scan",
-            "hashes", "sets", "lists", "zsets", "cleanup"]
+            "hashes", "sets", "lists", "zsets", "pubsub", "transactions", "cleanup"]
 
 
 def main():
