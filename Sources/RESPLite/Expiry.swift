@@ -42,6 +42,7 @@ extension Engine {
             for key in keys {
                 try key.withByteView { key in
                     _ = try storage.deleteKey(key)
+                    try searchKeyDeleted(key)
                     notifyKeyspaceEvent(.expired, "expired", key: key)
                 }
             }

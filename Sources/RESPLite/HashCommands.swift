@@ -224,9 +224,21 @@ extension Storage {
         for (id, field) in rows {
             if try field.withByteView({ try hashDelete(id, $0) }) { removedPerKey[id, default: 0] += 1 }
         }
+        // ON HASH search indexes follow these hashes too: note their names before a hash
+        // left empty is deleted (nothing is read when no such index exists).
+        var names: [[UInt8]] = []
+        if !(search.loaded && !search.hasOnHash) {
+            let name = try cached("SELECT key FROM redis_keys WHERE id = ?1")
+            for id in removedPerKey.keys {
+                name.bind(1, id)
+                defer { name.reset() }
+                if try name.step() { names.append(name.bytes(0).array) }
+            }
+        }
         for (id, removed) in removedPerKey.sorted(by: { $0.key < $1.key }) {
             try adjustCount(id: id, by: -removed, now: now)
         }
+        for key in names { try key.withByteView { try searchKeyChanged($0, now: now) } }
         return rows.count
     }
 }

@@ -324,6 +324,7 @@ extension Engine {
 
     /// After a write command wrote: WATCH bookkeeping and keyspace events for its keys.
     func keysModified(_ command: Command, _ args: [ByteView]) {
+        searchKeysModified(command, args)  // ON HASH search indexes follow the keys written
         if command.flags.contains(.keyspaceWide) {
             touchAllWatched()
             return

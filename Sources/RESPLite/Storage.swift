@@ -14,6 +14,9 @@
 import CSQLite
 import Foundation
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // MARK: - Errors
 
@@ -385,6 +388,8 @@ struct ScannedKey {
 final class Storage {
     let connection: SQLiteConnection
     let path: String
+    /// The advisory lock held on the database file while open (-1: none).
+    private var lockFD: Int32 = -1
     let template: PragmaTemplate
     let appliedPragmas: [(String, String)]
     let journalMode: String
@@ -428,11 +433,18 @@ final class Storage {
 
     /// The hot cache (nil when disabled); kept exact by the update hook (Cache.swift).
     let cache: HotCache?
+    /// Search indexes of this database (SearchIndex.swift), loaded on first use; owned here so
+    /// the write path reaches it without a lookup or a lock.
+    private(set) lazy var search = SearchState(self)
     /// Cached values handed out as views during the current command, kept alive until
     /// `endCommand` (an eviction in the middle of a command must not free them).
     private var pinnedValues: [[UInt8]] = []
 
-    init(path: String, template: PragmaTemplate, overrides: [(String, String)], cache cacheOptions: CacheOptions = CacheOptions(), logger: Logger) throws {
+    /// `serverChecks` (the server): hold an advisory lock on the file so a second server is
+    /// refused, refuse a read-only file, a write lock held by another process and (small
+    /// files) a failing quick_check, all at start-up. Tools that share the file leave it off.
+    init(path: String, template: PragmaTemplate, overrides: [(String, String)], cache cacheOptions: CacheOptions = CacheOptions(),
+         logger: Logger, serverChecks: Bool = false) throws {
         cache = cacheOptions.enabled ? HotCache(options: cacheOptions) : nil
         self.path = path
         self.template = template
@@ -440,6 +452,13 @@ final class Storage {
         let connection = try SQLiteConnection(path: path)
         self.connection = connection
         do {
+            // One server per database file: the hot cache assumes no other writer. An advisory
+            // lock on the file refuses a second server (released when this one closes).
+            if serverChecks { lockFD = try Storage.lockDatabaseFile(path) }
+            // SQLite silently opens a write-protected file read-only: refuse it here.
+            if serverChecks && sqlite3_db_readonly(connection.handle, "main") == 1 {
+                throw SQLiteError(code: SQLITE_READONLY, message: "database file is read-only (\(path)); the server needs to write it")
+            }
             let pragmas = template.pragmas(with: overrides)
             for (name, value) in pragmas {
                 try connection.execute("PRAGMA \(name)=\(value)")
@@ -449,6 +468,7 @@ final class Storage {
             // Probe the file so a corrupt or non-database file fails here, not on first use.
             _ = try connection.scalar("SELECT count(*) FROM sqlite_schema")
             try Schema.migrate(connection)
+            if serverChecks { try Storage.startupChecks(connection, path: path, logger: logger) }
 
             beginStatement = try connection.prepare("BEGIN")
             commitStatement = try connection.prepare("COMMIT")
@@ -495,6 +515,11 @@ final class Storage {
             touchStatement = try connection.prepare("UPDATE redis_keys SET updated_at = ?2 WHERE key = ?1")
         } catch {
             connection.close()
+            if lockFD >= 0 { Glibc.close(lockFD) }
+            if let sqlite = error as? SQLiteError, sqlite.primaryCode == SQLITE_READONLY, !sqlite.message.hasPrefix("database file") {
+                // A write-protected directory (no journal or WAL file can be created).
+                throw SQLiteError(code: sqlite.code, message: "database file or its directory is read-only (\(path)): \(sqlite.message)")
+            }
             throw error
         }
         if let cache {
@@ -525,6 +550,62 @@ final class Storage {
         // A final checkpoint on close leaves a compact database file behind.
         if journalMode == "wal" { try? connection.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
         connection.close()
+        // After SQLite closed: closing a descriptor of the file drops the process' POSIX locks.
+        if lockFD >= 0 { Glibc.close(lockFD) }
+        lockFD = -1
+    }
+
+    /// Databases up to this size get a full `PRAGMA quick_check` at start-up (larger ones only
+    /// the header and schema probes: a quick_check reads every page).
+    static let startupQuickCheckMaxBytes: Int64 = 256 * 1024 * 1024
+
+    /// Takes the per-file advisory lock (flock, independent of SQLite's own POSIX locks); -1
+    /// if the file cannot be opened for it (SQLite's own errors then speak).
+    static func lockDatabaseFile(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return -1 }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let busy = errno == EWOULDBLOCK
+            Glibc.close(fd)
+            if busy {
+                throw SQLiteError(code: SQLITE_BUSY, message: "database file is locked by another process (\(path)): is another server using it?")
+            }
+            return -1
+        }
+        return fd
+    }
+
+    /// Start-up checks: the write lock is free (another process holding it would fail every
+    /// write later), and a small file passes quick_check (a corrupt page fails start-up).
+    static func startupChecks(_ connection: SQLiteConnection, path: String, logger: Logger) throws {
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+            try connection.execute("COMMIT")
+        } catch let error as SQLiteError {
+            if connection.inTransaction { try? connection.execute("ROLLBACK") }
+            switch error.primaryCode {
+            case SQLITE_BUSY, SQLITE_LOCKED:
+                throw SQLiteError(code: error.code, message: "database file is locked by another process (\(path)): \(error.message)")
+            case SQLITE_READONLY:
+                throw SQLiteError(code: error.code, message: "database file is read-only (\(path)): \(error.message)")
+            default:
+                throw error
+            }
+        }
+        var status = stat()
+        if stat(path, &status) == 0 && Int64(status.st_size) > startupQuickCheckMaxBytes {
+            logger.info("start-up quick_check skipped: database is \(status.st_size) bytes")
+            return
+        }
+        let result: String?
+        do {
+            result = try connection.scalar("PRAGMA quick_check(1)")
+        } catch let error as SQLiteError {
+            throw SQLiteError(code: error.code, message: "database file is corrupt (\(path)): \(error.message)")
+        }
+        guard result == "ok" else {
+            throw SQLiteError(code: SQLITE_CORRUPT, message: "database file is corrupt (\(path)): quick_check: \(result ?? "no result")")
+        }
     }
 
     var sqliteVersion: String { String(cString: sqlite3_libversion()) }
