@@ -387,6 +387,20 @@ final class Engine {
         batchClients.removeAll(keepingCapacity: true)
     }
 
+    /// One bounded batch of indexing existing hashes for a new ON HASH search index, inside the
+    /// turn's transaction.
+    private func runSearchBackfill() {
+        do {
+            try storage.beginBatchIfNeeded()
+            try storage.search.backfillStep(now: currentTimeMillis())
+            storage.endCommand(failed: false)
+        } catch {
+            storage.endCommand(failed: true)
+            storage.search.dropFirstBackfill()
+            logger.error("search indexing of existing hashes stopped: \(error)")
+        }
+    }
+
     /// Forgets a client that closed (mid-batch: its replies go nowhere).
     func forget(_ client: Client) {
         if client.isMonitor, let index = monitors.firstIndex(where: { $0 === client }) {
@@ -405,7 +419,7 @@ final class Engine {
 
     /// Milliseconds until the next timer is due (the loop's wait timeout).
     func nextTimerDelayMs(now: Int64) -> Int64 {
-        if sweepBacklog || !readyKeys.isEmpty { return 0 }
+        if sweepBacklog || !readyKeys.isEmpty || !storage.search.backfills.isEmpty { return 0 }
         var next = nextSweepAt
         if let deadline = blockedDeadlines.earliest { next = Swift.min(next, deadline) }
         return Swift.max(0, next - now)
@@ -414,6 +428,7 @@ final class Engine {
     /// Runs due timers inside the turn's batch (the sweeper's deletes join the group commit).
     func runTimers(now: Int64) {
         if let deadline = blockedDeadlines.earliest, deadline <= now { expireBlockedClients(now: now) }
+        if !storage.search.backfills.isEmpty { runSearchBackfill() }
         guard sweepBacklog || now >= nextSweepAt else { return }
         nextSweepAt = now + Int64(options.sweepIntervalMs)
         sweepBacklog = sweepExpired(limit: options.sweepBatchKeys) >= options.sweepBatchKeys

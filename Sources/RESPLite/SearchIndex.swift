@@ -465,39 +465,74 @@ final class SearchState {
         }
     }
 
-    /// Indexes the existing hashes under the index's prefixes, reading keys in bounded batches
-    /// (one range of the key index per prefix).
+    /// Where the indexing of existing hashes of an ON HASH index has got to.
+    struct Backfill {
+        let indexId: Int64
+        var prefixIndex = 0
+        var cursor: [UInt8]
+        var inclusive = true
+    }
+
+    /// Backfills still to run, one bounded batch per loop turn (Engine.runTimers).
+    private(set) var backfills: [Backfill] = []
+
+    /// Indexes the existing hashes under the index's prefixes: the first batch at once (a small
+    /// keyspace is fully indexed when FT.CREATE answers), the rest one batch per loop turn so a
+    /// large keyspace never blocks the server. Writes meanwhile are indexed by the write path.
     func backfill(_ def: SearchIndexDef, now: Int64) throws {
-        let prefixes = def.prefixes.isEmpty ? [[]] : def.prefixes
-        for prefix in prefixes {
-            var cursor = prefix
-            var inclusive = true
-            let upper = Self.upperBound(of: prefix)
-            while true {
-                let select: Statement
-                if let upper {
-                    select = try statement(inclusive
-                        ? "SELECT key FROM redis_keys WHERE key >= ?1 AND key < ?2 AND type = 2 ORDER BY key LIMIT ?3"
-                        : "SELECT key FROM redis_keys WHERE key > ?1 AND key < ?2 AND type = 2 ORDER BY key LIMIT ?3")
-                    select.bindCopy(2, upper)
-                } else {
-                    select = try statement(inclusive
-                        ? "SELECT key FROM redis_keys WHERE key >= ?1 AND type = 2 ORDER BY key LIMIT ?3"
-                        : "SELECT key FROM redis_keys WHERE key > ?1 AND type = 2 ORDER BY key LIMIT ?3")
-                }
-                select.bindCopy(1, cursor)
-                select.bind(3, Int64(SearchLimits.backfillBatch))
-                var keys: [[UInt8]] = []
-                do {
-                    while try select.step() { keys.append(select.bytes(0).array) }
-                } catch { select.reset(); throw error }
-                select.reset()
-                for key in keys { try key.withByteView { try reindexKey($0, now: now) } }
-                guard keys.count == SearchLimits.backfillBatch, let last = keys.last else { break }
-                cursor = last
-                inclusive = false
-            }
+        backfills.removeAll { $0.indexId == def.id }
+        backfills.append(Backfill(indexId: def.id, cursor: def.prefixes.first ?? []))
+        try backfillStep(now: now)
+    }
+
+    /// Gives up the oldest pending backfill (after a storage error: not retried every turn).
+    func dropFirstBackfill() {
+        if !backfills.isEmpty { backfills.removeFirst() }
+    }
+
+    /// Runs one batch of the oldest pending backfill. True while any remain.
+    @discardableResult
+    func backfillStep(now: Int64) throws -> Bool {
+        guard var job = backfills.first else { return false }
+        guard let def = indexes.values.first(where: { $0.id == job.indexId }) else {
+            backfills.removeFirst()  // the index was dropped meanwhile
+            return !backfills.isEmpty
         }
+        let prefixes = def.prefixes.isEmpty ? [[]] : def.prefixes
+        let prefix = prefixes[job.prefixIndex]
+        let upper = Self.upperBound(of: prefix)
+        let select: Statement
+        if let upper {
+            select = try statement(job.inclusive
+                ? "SELECT key FROM redis_keys WHERE key >= ?1 AND key < ?2 AND type = 2 ORDER BY key LIMIT ?3"
+                : "SELECT key FROM redis_keys WHERE key > ?1 AND key < ?2 AND type = 2 ORDER BY key LIMIT ?3")
+            select.bindCopy(2, upper)
+        } else {
+            select = try statement(job.inclusive
+                ? "SELECT key FROM redis_keys WHERE key >= ?1 AND type = 2 ORDER BY key LIMIT ?3"
+                : "SELECT key FROM redis_keys WHERE key > ?1 AND type = 2 ORDER BY key LIMIT ?3")
+        }
+        select.bindCopy(1, job.cursor)
+        select.bind(3, Int64(SearchLimits.backfillBatch))
+        var keys: [[UInt8]] = []
+        do {
+            while try select.step() { keys.append(select.bytes(0).array) }
+        } catch { select.reset(); throw error }
+        select.reset()
+        for key in keys { try key.withByteView { try reindexKey($0, now: now) } }
+        if keys.count == SearchLimits.backfillBatch, let last = keys.last {
+            job.cursor = last
+            job.inclusive = false
+        } else if job.prefixIndex + 1 < prefixes.count {
+            job.prefixIndex += 1
+            job.cursor = prefixes[job.prefixIndex]
+            job.inclusive = true
+        } else {
+            backfills.removeFirst()
+            return !backfills.isEmpty
+        }
+        backfills[0] = job
+        return true
     }
 
     /// The smallest byte string above every string with this prefix (nil: none, all 0xFF).
