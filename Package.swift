@@ -7,6 +7,8 @@ let package = Package(
         .library(name: "RESPLite", targets: ["RESPLite"]),
         .executable(name: "resplite", targets: ["resplite"]),
         .executable(name: "resplite-bench", targets: ["resplite-bench"]),
+        .executable(name: "resplite-import", targets: ["resplite-import"]),
+        .executable(name: "resplite-dirty-tracker", targets: ["resplite-dirty-tracker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,6 +45,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/RESPLiteBench"),
+        .executableTarget(
+            name: "resplite-import",
+            dependencies: [
+                "RESPLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "resplite-dirty-tracker",
+            dependencies: [
+                "RESPLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(name: "RESPLiteTests", dependencies: ["RESPLite"]),
     ],
     swiftLanguageModes: [.v5]

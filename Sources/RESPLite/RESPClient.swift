@@ -51,6 +51,18 @@ public final class RESPClient {
 
     deinit { close() }
 
+    /// Changes the bound on every later read and write (e.g. short reads in a subscriber loop).
+    public func setTimeout(ms timeoutMs: Int) {
+        var timeout = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// True if the last failure was a read timeout (the connection is still usable).
+    public static func isTimeout(_ error: Error) -> Bool {
+        (error as? ClientError)?.message == "timed out waiting for a reply"
+    }
+
     public func close() {
         if !closed {
             closed = true
@@ -171,5 +183,111 @@ public final class RESPClient {
             }
         }
         return false
+    }
+}
+
+// MARK: - redis:// URLs, AUTH/SELECT, timeouts, reconnect
+
+/// `redis://[user:pass@]host:port[/db]` (also `redis://:pass@host`, default port 6379, db 0).
+public struct RedisURL: Sendable, CustomStringConvertible {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 6379
+    public var username: String?
+    public var password: String?
+    public var db: Int = 0
+
+    public init(host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, db: Int = 0) {
+        self.host = host; self.port = port; self.username = username; self.password = password; self.db = db
+    }
+
+    public init(parsing text: String) throws {
+        var rest = Substring(text)
+        if rest.hasPrefix("redis://") { rest = rest.dropFirst(8) }
+        else if rest.contains("://") { throw ClientError(message: "unsupported URL scheme in \(text) (redis:// only)") }
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = String(credentials[..<colon]).removingPercentEncoding ?? ""
+                username = user.isEmpty ? nil : user
+                password = String(credentials[credentials.index(after: colon)...]).removingPercentEncoding
+            } else {
+                password = String(credentials).removingPercentEncoding
+            }
+        }
+        if let slash = rest.firstIndex(of: "/") {
+            let dbText = rest[rest.index(after: slash)...]
+            rest = rest[..<slash]
+            if !dbText.isEmpty {
+                guard let value = Int(dbText), value >= 0 else { throw ClientError(message: "bad database number in \(text)") }
+                db = value
+            }
+        }
+        if rest.hasPrefix("[") , let close = rest.firstIndex(of: "]") {  // [ipv6]:port
+            host = String(rest[rest.index(after: rest.startIndex)..<close])
+            rest = rest[rest.index(after: close)...]
+            if rest.hasPrefix(":") {
+                guard let value = Int(rest.dropFirst()) else { throw ClientError(message: "bad port in \(text)") }
+                port = value
+            }
+        } else if let colon = rest.lastIndex(of: ":") {
+            host = String(rest[..<colon])
+            guard let value = Int(rest[rest.index(after: colon)...]), value > 0, value < 65536 else {
+                throw ClientError(message: "bad port in \(text)")
+            }
+            port = value
+        } else if !rest.isEmpty {
+            host = String(rest)
+        }
+        if host.isEmpty { host = "127.0.0.1" }
+    }
+
+    /// The URL without the password (for logs and the run registry).
+    public var description: String {
+        var text = "redis://"
+        if let username { text += username + (password != nil ? ":***@" : "@") }
+        else if password != nil { text += ":***@" }
+        text += host.contains(":") ? "[\(host)]" : host
+        text += ":\(port)"
+        if db != 0 { text += "/\(db)" }
+        return text
+    }
+}
+
+extension RESPClient {
+    /// Connects, authenticates and selects the URL's database.
+    public static func open(_ url: RedisURL, timeoutMs: Int = 10_000) throws -> RESPClient {
+        let client = try RESPClient(host: url.host, port: url.port, timeoutMs: timeoutMs)
+        if let password = url.password {
+            var arguments: [[UInt8]] = [Array("AUTH".utf8)]
+            if let username = url.username { arguments.append(Array(username.utf8)) }
+            arguments.append(Array(password.utf8))
+            if case .error(let message) = try client.command(arguments) {
+                client.close()
+                throw ClientError(message: "AUTH failed: \(message)")
+            }
+        }
+        if url.db != 0 {
+            if case .error(let message) = try client.command("SELECT", String(url.db)) {
+                client.close()
+                throw ClientError(message: "SELECT \(url.db) failed: \(message)")
+            }
+        }
+        return client
+    }
+
+    /// Connects with retries: exponential backoff from `initialDelayMs` up to `maxDelayMs`,
+    /// at most `attempts` tries.
+    public static func open(_ url: RedisURL, timeoutMs: Int = 10_000, attempts: Int, initialDelayMs: Int = 100, maxDelayMs: Int = 5_000) throws -> RESPClient {
+        var delay = initialDelayMs
+        var lastError: Error = ClientError(message: "no attempt")
+        for attempt in 0..<max(1, attempts) {
+            do { return try open(url, timeoutMs: timeoutMs) } catch { lastError = error }
+            if attempt + 1 < attempts {
+                usleep(useconds_t(delay * 1000))
+                delay = min(maxDelayMs, delay * 2)
+            }
+        }
+        throw lastError
     }
 }
