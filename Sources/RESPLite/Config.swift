@@ -24,7 +24,7 @@ enum ConfigCommands {
     /// text so CONFIG GET answers it back, and changes nothing else.
     static let harmlessDefaults: [String: String] = [
         "save": "", "appendonly": "no", "appendfsync": "everysec", "maxmemory": "0",
-        "maxmemory-policy": "noeviction", "maxmemory-samples": "5", "timeout": "0", "tcp-keepalive": "300",
+        "maxmemory-policy": "noeviction", "maxmemory-samples": "5", "tcp-keepalive": "300",
         "hz": "10", "loglevel": "notice", "protected-mode": "yes", "lua-time-limit": "5000",
         "busy-reply-threshold": "5000", "cluster-enabled": "no", "list-max-listpack-size": "-2",
         "list-max-ziplist-size": "-2", "hash-max-listpack-entries": "128", "hash-max-ziplist-entries": "128",
@@ -32,9 +32,57 @@ enum ConfigCommands {
         "zset-max-listpack-entries": "128", "zset-max-ziplist-entries": "128", "zset-max-listpack-value": "64",
         "activedefrag": "no", "lazyfree-lazy-eviction": "no", "replica-read-only": "yes", "slave-read-only": "yes",
         "repl-diskless-sync": "yes", "stop-writes-on-bgsave-error": "yes", "rdbcompression": "yes",
-        "client-output-buffer-limit": "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         "latency-tracking": "yes",
     ]
+
+    /// A memory amount as Redis config takes it: bytes, or with a k/kb/m/mb/g/gb suffix.
+    static func memory(_ text: String) throws -> Int64 {
+        let lower = text.lowercased()
+        let units: [(String, Int64)] = [("gb", 1 << 30), ("g", 1_000_000_000), ("mb", 1 << 20), ("m", 1_000_000),
+                                        ("kb", 1 << 10), ("k", 1_000), ("b", 1)]
+        for (suffix, factor) in units where lower.hasSuffix(suffix) {
+            guard let value = Int64(lower.dropLast(suffix.count)), value >= 0, value <= Int64.max / factor else { break }
+            return value * factor
+        }
+        guard let value = Int64(lower), value >= 0 else { throw ConfigValueError(reason: "argument must be a memory value") }
+        return value
+    }
+
+    /// CONFIG GET client-output-buffer-limit: the normal class is `NetworkLimits`' output
+    /// limits; replicas do not exist here; pub/sub limits are fixed (`PubSubLimits`).
+    static func outputBufferLimitText(_ engine: Engine) -> String {
+        let limits = engine.core?.networkLimits ?? NetworkLimits()
+        return "normal \(limits.maxOutputBufferBytes) \(limits.softOutputBufferBytes) \(limits.softOutputBufferSeconds) "
+            + "slave 268435456 67108864 60 "
+            + "pubsub \(PubSubLimits.hardBytes) \(PubSubLimits.softBytes) \(PubSubLimits.softSeconds)"
+    }
+
+    /// CONFIG SET client-output-buffer-limit "<class> <hard> <soft> <seconds> ...".
+    static func setOutputBufferLimit(_ engine: Engine, _ value: String) throws {
+        let words = value.split(separator: " ").map(String.init)
+        guard !words.isEmpty, words.count % 4 == 0 else { throw ConfigValueError(reason: "Wrong number of arguments in buffer limit configuration.") }
+        var normal: (Int, Int, Int)?
+        for index in stride(from: 0, to: words.count, by: 4) {
+            let hard = try memory(words[index + 1]), soft = try memory(words[index + 2])
+            guard let seconds = Int64(words[index + 3]), seconds >= 0 else {
+                throw ConfigValueError(reason: "Error in soft_seconds setting in buffer limit configuration.")
+            }
+            switch words[index].lowercased() {
+            case "normal": normal = (Int(hard), Int(soft), Int(seconds))
+            case "slave", "replica": break  // no replication: accepted, nothing to apply
+            case "pubsub":
+                guard hard == Int64(PubSubLimits.hardBytes) && soft == Int64(PubSubLimits.softBytes) && seconds == PubSubLimits.softSeconds else {
+                    throw ConfigValueError(reason: "the pubsub output buffer limits cannot be changed in RESPLite")
+                }
+            default: throw ConfigValueError(reason: "Invalid client class specified in buffer limit configuration.")
+            }
+        }
+        if let (hard, soft, seconds) = normal {
+            engine.core?.networkLimits.maxOutputBufferBytes = hard
+            engine.core?.networkLimits.softOutputBufferBytes = soft
+            engine.core?.networkLimits.softOutputBufferSeconds = seconds
+        }
+    }
 
     static let parameters: [ConfigParameter] = {
         var list: [ConfigParameter] = [
@@ -46,6 +94,13 @@ enum ConfigCommands {
                                 guard clients >= 1 && clients <= 1_000_000 else { throw ConfigValueError(reason: "argument must be between 1 and 1000000 inclusive") }
                                 engine.core?.networkLimits.maxClients = Int(clients)
                             }),
+            ConfigParameter(name: "timeout", get: { String($0.core?.networkLimits.idleTimeoutSeconds ?? 0) },
+                            set: { engine, value in
+                                let seconds = try integer(value)
+                                guard seconds >= 0 && seconds <= Int64(Int32.max) else { throw ConfigValueError(reason: "argument must be between 0 and 2147483647 inclusive") }
+                                engine.core?.networkLimits.idleTimeoutSeconds = Int(seconds)
+                            }),
+            ConfigParameter(name: "client-output-buffer-limit", get: outputBufferLimitText, set: setOutputBufferLimit),
             ConfigParameter(name: "slowlog-log-slower-than", get: { String($0.slowlogSlowerThanMicros) },
                             set: { engine, value in engine.slowlogSlowerThanMicros = try integer(value) }),
             ConfigParameter(name: "slowlog-max-len", get: { String($0.slowlogMaxEntries) },

@@ -103,6 +103,10 @@ final class Client {
     var subscriptionCount: Int { channels.count + patterns.count + shardChannels.count }
     /// Since when (monotonic ms) a subscriber's output has been over the soft limit.
     var overSoftLimitSince: Int64 = 0
+    /// Since when (monotonic ms) a normal client's output has been over the soft output limit.
+    var overOutputSoftLimitSince: Int64 = 0
+    /// Monotonic ms of the last bytes received (idle `timeout`).
+    var lastInteractionAt = monotonicMillis()
 
     // Blocking state (Blocking.swift): while blocked, further requests wait in `input`.
     var blocked: BlockedState?
@@ -148,6 +152,18 @@ public struct NetworkLimits: Sendable {
     public var maxEventsPerTurn = 4_096
     /// A drained input buffer larger than this is freed (idle clients stay small).
     public var idleBufferShrinkBytes = 64 * 1024
+    /// Pending reply bytes (queued plus being sent) over which a client that does not read
+    /// is disconnected at once (Redis `client-output-buffer-limit normal <hard>`); 0 = none.
+    /// Subscribers have their own pub/sub limits (PubSub.swift).
+    public var maxOutputBufferBytes = 256 * 1024 * 1024
+    /// Soft output limit: disconnected once over it for `softOutputBufferSeconds` in a row
+    /// (checked as replies are appended); 0 = none.
+    public var softOutputBufferBytes = 0
+    public var softOutputBufferSeconds = 0
+    /// Seconds a client may stay idle (nothing received) before it is closed (Redis
+    /// `timeout`); 0 = never. Blocked clients, subscribers, MONITOR and clients with replies
+    /// still to send are exempt.
+    public var idleTimeoutSeconds = 0
 
     public init() {}
 }
@@ -176,6 +192,16 @@ final class ServerCore {
 
     var totalConnections: Int64 = 0
     var rejectedConnections: Int64 = 0
+    /// Clients closed by the output buffer limits and by the idle timeout.
+    var outputLimitDisconnections: Int64 = 0
+    var idleDisconnections: Int64 = 0
+
+    /// Idle-timeout scan: every `idleCheckIntervalMs`, at most `idleCheckSlots` table slots
+    /// from a rotating cursor (bounded work per turn, every client seen within a few turns).
+    static let idleCheckIntervalMs: Int64 = 100
+    static let idleCheckSlots = 1_000
+    private var idleCursor = 0
+    private var nextIdleCheckAt: Int64 = 0
 
     init(engine: Engine, protocolLimits: ProtocolLimits, networkLimits: NetworkLimits, logger: Logger) {
         self.engine = engine
@@ -202,12 +228,47 @@ final class ServerCore {
         client.closeAfterReply = true
         client.closeNow = true
         client.output.removeAll()
+        if client.batchStart >= 0 {
+            // Still in the open batch: a failed COMMIT must not cut back past the emptied output.
+            client.batchStart = 0
+            client.batchEnd = 0
+        }
         markForFlush(client)
+    }
+
+    /// Disconnects a normal client whose pending output passed the output buffer limits
+    /// (checked where replies are appended: after each command, and for a MONITOR feed).
+    @inline(__always) func enforceOutputLimit(_ client: Client) {
+        let pending = client.output.readableCount + client.sending.readableCount
+        let hard = networkLimits.maxOutputBufferBytes
+        if hard > 0 && pending > hard {
+            dropOverOutputLimit(client, reason: "hard", pending: pending)
+            return
+        }
+        let soft = networkLimits.softOutputBufferBytes
+        guard soft > 0 else { return }
+        if pending > soft {
+            let now = monotonicMillis()
+            if client.overOutputSoftLimitSince == 0 { client.overOutputSoftLimitSince = now }
+            if now - client.overOutputSoftLimitSince >= Int64(networkLimits.softOutputBufferSeconds) * 1000 {
+                dropOverOutputLimit(client, reason: "soft", pending: pending)
+            }
+        } else {
+            client.overOutputSoftLimitSince = 0
+        }
+    }
+
+    private func dropOverOutputLimit(_ client: Client, reason: String, pending: Int) {
+        guard !client.closeNow else { return }
+        logger.warning("client \(client.id) (\(client.address)) closed: \(pending) bytes of output over the \(reason) output buffer limit")
+        outputLimitDisconnections += 1
+        disconnect(client)
     }
 
     /// Queues a client whose output grew outside its own request (MONITOR feed).
     func wakeForOutput(_ client: Client) {
         markForFlush(client)
+        if client.isMonitor && client.subscriptionCount == 0 { enforceOutputLimit(client) }
     }
 
     /// A socket error the backend saw (not EOF): reported to the hook.
@@ -262,6 +323,7 @@ final class ServerCore {
     func receive(_ client: Client, _ data: UnsafeRawBufferPointer) {
         guard !client.closing && !client.closeAfterReply else { return }
         markForFlush(client)
+        if data.count > 0 { client.lastInteractionAt = monotonicMillis() }
         if client.input.isEmpty {
             // Zero-copy path: parse in the receive buffer itself.
             var offset = 0
@@ -307,6 +369,7 @@ final class ServerCore {
             }
             if !client.argv.isEmpty {
                 engine.execute(client, client.argv)
+                if client.subscriptionCount == 0 { enforceOutputLimit(client) }
             }
             client.argv.removeAll(keepingCapacity: true)
             return consumed
@@ -372,6 +435,26 @@ final class ServerCore {
     func endTurn() {
         engine.runTimers(now: monotonicMillis())
         engine.endTurn()
+        if networkLimits.idleTimeoutSeconds > 0 { closeIdleClients(now: monotonicMillis()) }
+    }
+
+    /// Closes clients idle longer than `timeout` (after the COMMIT: no client is in a batch).
+    private func closeIdleClients(now: Int64) {
+        guard now >= nextIdleCheckAt else { return }
+        nextIdleCheckAt = now + Self.idleCheckIntervalMs
+        let limitMs = Int64(networkLimits.idleTimeoutSeconds) * 1000
+        let slots = Swift.min(Self.idleCheckSlots, clients.count)
+        for _ in 0..<slots {
+            if idleCursor >= clients.count { idleCursor = 0 }
+            if let client = clients[idleCursor], !client.closing, !client.closeAfterReply, client.blocked == nil,
+               client.subscriptionCount == 0, !client.isMonitor, !client.hasPendingOutput,
+               now - client.lastInteractionAt > limitMs {
+                logger.debug("client \(client.id) (\(client.address)) closed: idle over \(networkLimits.idleTimeoutSeconds) s")
+                idleDisconnections += 1
+                disconnect(client)
+            }
+            idleCursor += 1
+        }
     }
 
     /// Hands the turn's flush list to the backend and clears it.
@@ -384,7 +467,10 @@ final class ServerCore {
     }
 
     func nextTimeoutMs() -> Int64 {
-        engine.nextTimerDelayMs(now: monotonicMillis())
+        let now = monotonicMillis()
+        let delay = engine.nextTimerDelayMs(now: now)
+        guard networkLimits.idleTimeoutSeconds > 0 else { return delay }
+        return Swift.min(delay, Swift.max(0, nextIdleCheckAt - now))
     }
 }
 

@@ -188,7 +188,8 @@ public final class RESPLiteServer: @unchecked Sendable {
     private static func makeLoop(_ options: ServerOptions, wakeFD: Int32, logger: Logger, startup: StartupBox)
         throws -> (backend: NetworkBackend, storage: Storage, listenFD: Int32) {
         let storage = try Storage(path: options.databasePath, template: options.pragmaTemplate,
-                                  overrides: options.pragmaOverrides, cache: options.cache, logger: logger)
+                                  overrides: options.pragmaOverrides, cache: options.cache, logger: logger,
+                                  serverChecks: true)
         let listenFD: Int32
         let port: Int
         do {

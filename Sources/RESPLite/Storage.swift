@@ -1188,6 +1188,7 @@ final class Checkpointer: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         done.wait()
+        thread = nil  // the thread's closure holds this object: break the cycle once it is done
     }
 
     private func run(_ connection: SQLiteConnection) {

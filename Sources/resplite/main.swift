@@ -51,6 +51,9 @@ struct RESPLiteCommand: ParsableCommand {
     @Option(name: .customLong("disable-command"), help: "Disable a command (it answers as unsupported). Repeatable.")
     var disabled: [String] = []
 
+    @Option(name: .customLong("timeout"), help: "Close clients idle this many seconds (0 = never). Default 0.")
+    var idleTimeout: Int?
+
     @Flag(name: .customLong("cache"), inversion: .prefixedNo, help: "The hot cache of key metadata and string values.")
     var cacheEnabled = true
 
@@ -122,6 +125,10 @@ struct RESPLiteCommand: ParsableCommand {
             options.renamedCommands[parts[0].lowercased()] = parts[1].lowercased()
         }
         for name in disabled { options.disabledCommands.insert(name.lowercased()) }
+        if let idleTimeout {
+            guard idleTimeout >= 0 else { throw ValidationError("--timeout must be >= 0") }
+            options.networkLimits.idleTimeoutSeconds = idleTimeout
+        }
         options.cache.enabled = cacheEnabled
         if let cacheMaxEntries {
             guard cacheMaxEntries > 0 else { throw ValidationError("--cache-max-entries must be > 0") }
