@@ -207,6 +207,20 @@ public final class MigrationDestination {
     let storage: Storage
     public let path: String
 
+    /// Opens the file, retrying for a while when another process (importer, tracker, status)
+    /// holds it while setting it up.
+    private static func openStorage(path: String, template: PragmaTemplate, cache: CacheOptions, logger: Logger) throws -> Storage {
+        var attempt = 0
+        while true {
+            do {
+                return try Storage(path: path, template: template, overrides: [("busy_timeout", "15000")], cache: cache, logger: logger)
+            } catch let error as SQLiteError where (error.primaryCode == SQLITE_BUSY || error.primaryCode == SQLITE_LOCKED) && attempt < 100 {
+                attempt += 1
+                usleep(50_000)
+            }
+        }
+    }
+
     public init(path: String, template: PragmaTemplate = .default) throws {
         self.path = path
         var logger = Logger(label: "resplite-migration")
@@ -214,7 +228,7 @@ public final class MigrationDestination {
         var cache = CacheOptions()
         cache.enabled = false
         // Several processes (importer, tracker, control) share the file: wait for locks.
-        storage = try Storage(path: path, template: template, overrides: [("busy_timeout", "15000")], cache: cache, logger: logger)
+        storage = try Self.openStorage(path: path, template: template, cache: cache, logger: logger)
         // Poll the lock every millisecond (SQLite's own handler sleeps up to 100 ms between
         // tries and would starve behind an importer that re-locks right after each commit).
         sqlite3_busy_handler(storage.connection.handle, { _, count in

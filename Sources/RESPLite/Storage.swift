@@ -1111,7 +1111,9 @@ final class Checkpointer: @unchecked Sendable {
         self.logger = logger
         // Open here so a failure is reported at start-up; hand the connection to the thread.
         let connection = try SQLiteConnection(path: path)
-        try connection.execute("PRAGMA busy_timeout=0")
+        // Wait for another process that is setting the file up (WAL recovery, schema) rather
+        // than failing the whole open; PASSIVE checkpoints never call the busy handler anyway.
+        try connection.execute("PRAGMA busy_timeout=5000")
         // A new connection learns the journal mode when it first reads the file; until then
         // a checkpoint answers "not in WAL mode" (-1 frames).
         guard try connection.scalar("PRAGMA journal_mode")?.lowercased() == "wal" else {

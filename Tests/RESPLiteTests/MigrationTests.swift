@@ -280,10 +280,13 @@ final class MigrationTests: XCTestCase {
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = ["bulk", "--run-id", "i", "--from", "redis://127.0.0.1:\(redis.port)", "--to", path,
                              "--scan-count", "100", "--max-rps", "5000", "--max-concurrency", "50"]
+        let errorLog = directory + "/int.err"
+        FileManager.default.createFile(atPath: errorLog, contents: nil)
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: errorLog)
         try process.run()
-        XCTAssertTrue(waitUntil(seconds: 10) { scannedSoFar(path, "i") > 500 })
+        XCTAssertTrue(waitUntil(seconds: 10) { scannedSoFar(path, "i") > 500 },
+                      "importer: \((try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "")")
         kill(process.processIdentifier, SIGINT)
         XCTAssertTrue(waitUntil(seconds: 10) { !process.isRunning })
         if process.isRunning { process.terminate() }
