@@ -1098,6 +1098,11 @@ final class Checkpointer: @unchecked Sendable {
     /// Pages of WAL that trigger a checkpoint (SQLite's own auto-checkpoint default).
     static let walPagesThreshold: Int32 = 1000
     static let intervalMs = 1000
+    /// At least this long between two background checkpoints. Measured (redis-benchmark SET,
+    /// 50 clients, 2 cores): back-to-back checkpoints (6,300 in a run, each with an fsync) cost
+    /// ~20% of write throughput against 100 ms pacing (44 checkpoints); the WAL stays bounded by
+    /// the loop's catch-up checkpoint.
+    static let minimumGapMs = 100
 
     private let condition = NSCondition()
     private var requested = false
@@ -1212,6 +1217,11 @@ final class Checkpointer: @unchecked Sendable {
             } else if result != SQLITE_BUSY && result != SQLITE_LOCKED {
                 logger.warning("WAL checkpoint failed: \(connection.lastError)")
             }
+            // Pace the checkpoints (the WAL hook signals after every commit past the threshold).
+            let resume = Date(timeIntervalSinceNow: Double(Checkpointer.minimumGapMs) / 1000)
+            condition.lock()
+            while !stopping && Date() < resume { _ = condition.wait(until: resume) }
+            condition.unlock()
         }
         connection.close()
         done.signal()
