@@ -405,7 +405,18 @@ final class RawConnection {
         guard result == 0 else { throw ClientError(message: "connect failed") }
     }
 
-    deinit { close(fd) }
+    deinit { if !closed { close(fd) } }
+
+    /// Closes with SO_LINGER 0: the peer gets a reset instead of an orderly close.
+    func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        shutdown(fd, Int32(SHUT_RD))
+        close(fd)
+        closed = true
+    }
+
+    private var closed = false
 
     func send(_ text: String) {
         _ = text.withCString { Glibc.send(fd, $0, strlen($0), 0) }
@@ -421,5 +432,38 @@ final class RawConnection {
             received.append(contentsOf: buffer[0..<count])
         }
         return String(decoding: received, as: UTF8.self)
+    }
+}
+
+extension ServerCommandTests {
+    /// A client that resets its connection while a large reply is being sent: the socket-error
+    /// hook fires with the client's address; the server keeps serving others.
+    func testSocketErrorHookFires() throws {
+        final class Recorder: @unchecked Sendable {
+            let lock = NSLock()
+            var events: [HookEvent] = []
+        }
+        let recorder = Recorder()
+        try forEachBackend(configure: {
+            $0.hooks.onSocketError = { event in recorder.lock.lock(); recorder.events.append(event); recorder.lock.unlock() }
+        }) { server in
+            recorder.lock.lock(); recorder.events.removeAll(); recorder.lock.unlock()
+            let setup = try server.client()
+            XCTAssertEqual(try setup.run(bytes: Array("SET".utf8), Array("big".utf8), [UInt8](repeating: 0x61, count: 4 << 20)), ok)
+            for _ in 0..<5 {
+                let raw = try RawConnection(port: server.port)
+                raw.send(String(repeating: "GET big\r\n", count: 16))  // 64 MB of replies, never read
+                usleep(50_000)
+                raw.reset()  // RST: the server's next send or receive fails
+                usleep(50_000)
+                recorder.lock.lock(); let seen = recorder.events.count; recorder.lock.unlock()
+                if seen > 0 { break }
+            }
+            recorder.lock.lock(); let events = recorder.events; recorder.lock.unlock()
+            XCTAssertFalse(events.isEmpty, "no socket error reported")
+            XCTAssertTrue(events.first?.clientAddress.hasPrefix("127.0.0.1:") ?? false)
+            XCTAssertFalse(events.first?.message.isEmpty ?? true)
+            XCTAssertEqual(try setup.run("PING"), simple("PONG"), "others are unaffected")
+        }
     }
 }
