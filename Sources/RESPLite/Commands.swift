@@ -316,6 +316,41 @@ struct MultiPopArguments {
     }
 }
 
+/// `[MATCH pattern] [COUNT count]` (+ `TYPE t` for SCAN, `NOVALUES` for HSCAN) from `start`,
+/// as the SCAN family takes them: COUNT ≥ 1, unknown or incomplete options are a syntax error,
+/// and `MATCH *` filters nothing (the matcher itself would miss the empty key).
+struct ScanOptions {
+    var count: Int64 = 10
+    var pattern: ByteView? = nil
+    var type: ByteView? = nil
+    var noValues = false
+
+    init(_ c: CommandCall, from start: Int, allowType: Bool = false, allowNoValues: Bool = false) throws {
+        var index = start
+        while index < c.argumentCount {
+            let option = c.args[index]
+            let hasValue = index + 1 < c.argumentCount
+            if option.equalsLower("count") && hasValue {
+                count = try c.integer(index + 1)
+                guard count >= 1 else { throw CommandError.syntax }
+                index += 2
+            } else if option.equalsLower("match") && hasValue {
+                pattern = c.args[index + 1]
+                index += 2
+            } else if allowType && option.equalsLower("type") && hasValue {
+                type = c.args[index + 1]
+                index += 2
+            } else if allowNoValues && option.equalsLower("novalues") {
+                noValues = true
+                index += 1
+            } else {
+                throw CommandError.syntax
+            }
+        }
+        if let match = pattern, match.count == 1 && match[0] == UInt8(ascii: "*") { pattern = nil }
+    }
+}
+
 // MARK: - Glob matching
 
 /// Redis' stringmatchlen (util.c), byte for byte: `*`, `?`, `[abc]`, `[^a-z]`, `\x` escapes.

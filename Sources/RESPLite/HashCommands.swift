@@ -923,27 +923,9 @@ enum CollectionScan {
             c.reply.arrayHeader(0)
             return
         }
-        var count: Int64 = 10
-        var pattern: ByteView? = nil
-        var withValues = sql.hasValues
-        var index = 3
-        while index < c.argumentCount {
-            let option = c.args[index]
-            if option.equalsLower("count") && index + 1 < c.argumentCount {
-                count = try c.integer(index + 1)
-                guard count >= 1 else { throw CommandError.syntax }
-                index += 2
-            } else if option.equalsLower("match") && index + 1 < c.argumentCount {
-                pattern = c.args[index + 1]
-                index += 2
-            } else if sql.hasValues && option.equalsLower("novalues") {
-                withValues = false
-                index += 1
-            } else {
-                throw CommandError.syntax
-            }
-        }
-        if let match = pattern, match.count == 1 && match[0] == UInt8(ascii: "*") { pattern = nil }
+        let options = try ScanOptions(c, from: 3, allowNoValues: sql.hasValues)
+        let count = options.count, pattern = options.pattern
+        let withValues = sql.hasValues && !options.noValues
 
         let whole = cursor == 0 && record.count <= smallCollection
         let limit = whole ? record.count : min(count, KeyCommands.maxScanCount)

@@ -223,27 +223,8 @@ enum KeyCommands {
     /// scan is returned exactly once, whatever happens to other keys.
     static func scan(_ c: CommandCall) throws {
         guard let cursor = c.args[1].parseUnsignedCursor() else { throw CommandError.invalidCursor }
-        var count: Int64 = 10
-        var pattern: ByteView? = nil
-        var typeFilter: ByteView? = nil
-        var index = 2
-        while index < c.argumentCount {
-            guard index + 1 < c.argumentCount else { throw CommandError.syntax }
-            let option = c.args[index]
-            if option.equalsLower("count") {
-                count = try c.integer(index + 1)
-                guard count >= 1 else { throw CommandError.syntax }
-            } else if option.equalsLower("match") {
-                pattern = c.args[index + 1]
-            } else if option.equalsLower("type") {
-                typeFilter = c.args[index + 1]
-            } else {
-                throw CommandError.syntax
-            }
-            index += 2
-        }
-        // As Redis, MATCH * filters nothing (the matcher itself never matches the empty key).
-        if let match = pattern, match.count == 1 && match[0] == UInt8(ascii: "*") { pattern = nil }
+        let options = try ScanOptions(c, from: 2, allowType: true)
+        let count = options.count, pattern = options.pattern, typeFilter = options.type
         let wantedType = typeFilter.map { KeyType(name: $0) }
         // Ids are positive Int64s: a larger cursor (e.g. "-1", which wraps) is past the end.
         guard cursor <= UInt64(Int64.max) else {

@@ -928,23 +928,8 @@ enum ZSetCommands {
     /// ZSCAN key cursor [MATCH pattern] [COUNT count]
     static func zscan(_ c: CommandCall) throws {
         guard let cursor = c.args[2].parseUnsignedCursor() else { throw CommandError.invalidCursor }
-        var count: Int64 = 10
-        var pattern: ByteView? = nil
-        var index = 3
-        while index < c.argumentCount {
-            guard index + 1 < c.argumentCount else { throw CommandError.syntax }
-            let option = c.args[index]
-            if option.equalsLower("count") {
-                count = try c.integer(index + 1)
-                guard count >= 1 else { throw CommandError.syntax }
-            } else if option.equalsLower("match") {
-                pattern = c.args[index + 1]
-            } else {
-                throw CommandError.syntax
-            }
-            index += 2
-        }
-        if let match = pattern, match.count == 1 && match[0] == UInt8(ascii: "*") { pattern = nil }
+        let options = try ScanOptions(c, from: 3)
+        let count = options.count, pattern = options.pattern
         let storage = c.engine.storage
         var items: [ScoredMember] = []
         var next: UInt64 = 0

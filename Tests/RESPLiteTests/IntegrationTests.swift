@@ -142,7 +142,7 @@ final class IntegrationTests: XCTestCase {
             default: command = next(50) == 0 ? ["FLUSHDB"] : ["GETEX", key, "PERSIST"]
             }
             var replyA = try a.command(command.map { Array($0.utf8) })
-            var replyB = try b.command(command.map { Array($0.utf8) })
+            let replyB = try b.command(command.map { Array($0.utf8) })
             if command[0] == "TTL", let x = replyA.integer, let y = replyB.integer, abs(x - y) <= 1 { replyA = replyB }
             // Expire on both servers before the next command (no race at the boundary).
             if command[0] == "SET" && command.count == 5 { usleep(3_000) }
