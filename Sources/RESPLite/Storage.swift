@@ -991,7 +991,9 @@ final class Storage {
 
     /// A random live key, or nil if none was found in a bounded number of tries.
     func randomKey(now: Int64) throws -> [UInt8]? {
-        let maxId = (Int64(try connection.scalar("SELECT max(id) FROM redis_keys") ?? "0") ?? 0) + 1
+        let maximum = try cached("SELECT ifnull(max(id), 0) FROM redis_keys")
+        let maxId = (try maximum.step() ? maximum.int64(0) : 0) + 1
+        maximum.reset()
         for attempt in 0..<16 {
             let start = attempt < 15 ? Int64.random(in: 0..<maxId) : 0
             randomStatement.bind(1, start)
@@ -1014,9 +1016,10 @@ final class Storage {
     func flush() throws {
         try willWrite()
         try flushStatement.run()
-        for table in ["redis_hashes", "redis_sets", "redis_lists", "redis_zsets"] {
-            try connection.execute("DELETE FROM \(table)")
-        }
+        try cached("DELETE FROM redis_hashes").run()
+        try cached("DELETE FROM redis_sets").run()
+        try cached("DELETE FROM redis_lists").run()
+        try cached("DELETE FROM redis_zsets").run()
         cache?.clear()  // DELETE without WHERE truncates: the update hook does not run
     }
 
