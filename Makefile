@@ -20,11 +20,11 @@ build: bootstrap
 
 # The whole test suite (what .ci/run runs).
 test: build
-	swift test --skip-build --disable-swift-testing
+	scripts/test
 
 # Long soak and crash variants (not in the default suite).
 test-long: build
-	RESPLITE_LONG_TESTS=1 swift test --skip-build --disable-swift-testing
+	RESPLITE_LONG_TESTS=1 scripts/test
 
 clean:
 	rm -rf .build

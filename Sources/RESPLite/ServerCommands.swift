@@ -143,7 +143,7 @@ enum ServerCommands {
                 ("connected_clients", String(core?.clientCount ?? 0)), ("cluster_connections", "0"),
                 ("maxclients", String(core?.networkLimits.maxClients ?? 0)),
                 ("client_recent_max_input_buffer", "0"), ("client_recent_max_output_buffer", "0"),
-                ("blocked_clients", "0"), ("tracking_clients", "0"), ("clients_in_timeout_table", "0"),
+                ("blocked_clients", String(engine.blockedClientCount)), ("tracking_clients", "0"), ("clients_in_timeout_table", "0"),
             ]
         case "memory":
             let memory = MemoryFigures.current()

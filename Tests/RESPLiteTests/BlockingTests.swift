@@ -6,11 +6,16 @@ import XCTest
 
 final class BlockingTests: XCTestCase {
     /// Starts a blocking command on its own connection; the reply arrives later.
-    private func startBlocking(_ server: TestServer, _ words: String...) throws -> RESPClient {
+    /// Waits until the server has registered the waiter (INFO blocked_clients grows by one),
+    /// unless the command is expected to be answered at once.
+    private func startBlocking(_ server: TestServer, _ words: String..., blocks: Bool = true) throws -> RESPClient {
+        let observer = try server.client()
+        defer { observer.close() }
+        let before = Int(try infoField(observer, section: "clients", "blocked_clients") ?? "") ?? 0
         let client = try server.client()
         client.enqueue(words.map { Array($0.utf8) })
         try client.flush()
-        usleep(30_000)  // let the server register the waiter
+        if blocks { try waitForBlockedClients(server, atLeast: before + 1) }
         return client
     }
 
@@ -20,7 +25,7 @@ final class BlockingTests: XCTestCase {
             let left = try startBlocking(server, "BLPOP", "jobs", "0")
             XCTAssertEqual(try pusher.run("RPUSH", "jobs", "a", "b"), int(2))
             XCTAssertEqual(try left.readReply(), bulks(["jobs", "a"]))
-            let right = try startBlocking(server, "BRPOP", "empty", "jobs", "0")
+            let right = try startBlocking(server, "BRPOP", "empty", "jobs", "0", blocks: false)
             XCTAssertEqual(try right.readReply(), bulks(["jobs", "b"]), "an available element is served at once")
             let again = try startBlocking(server, "BRPOP", "jobs", "5")
             XCTAssertEqual(try pusher.run("LPUSH", "jobs", "x", "y"), int(2))
@@ -71,7 +76,8 @@ final class BlockingTests: XCTestCase {
         try forEachBackend { server in
             let gone = try startBlocking(server, "BLPOP", "q", "0")
             gone.close()
-            usleep(50_000)
+            let observer = try server.client()
+            XCTAssertTrue(try eventually { try infoField(observer, section: "clients", "blocked_clients") == "0" }, "the closed waiter is dropped")
             let waiting = try startBlocking(server, "BLPOP", "q", "5")
             let pusher = try server.client()
             XCTAssertEqual(try pusher.run("RPUSH", "q", "only"), int(1))
@@ -85,7 +91,7 @@ final class BlockingTests: XCTestCase {
             c.enqueue([Array("BLPOP".utf8), Array("later".utf8), Array("5".utf8)])
             c.enqueue([Array("PING".utf8)])
             try c.flush()
-            usleep(30_000)
+            try waitForBlockedClients(server, atLeast: 1)
             XCTAssertEqual(try server.client().run("RPUSH", "later", "v"), int(1))
             XCTAssertEqual(try c.readReply(), bulks(["later", "v"]))
             XCTAssertEqual(try c.readReply(), simple("PONG"))

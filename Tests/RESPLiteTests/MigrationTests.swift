@@ -324,7 +324,7 @@ final class MigrationTests: XCTestCase {
             defer { destination.close() }
             return try destination.trackerStatus("d") == "running"
         })
-        usleep(200_000)  // subscribed
+        XCTAssertTrue(try waitUntil(seconds: 10) { try source.command("PUBSUB", "NUMPAT") != int(0) }, "the tracker subscribed")
 
         // A writer changes the source while the bulk runs.
         let writerDone = expectation(description: "writer")
@@ -355,7 +355,14 @@ final class MigrationTests: XCTestCase {
         XCTAssertTrue(try waitUntil(seconds: 5) { (try source.command("DBSIZE")) == (try source.command("DBSIZE")) })
         usleep(300_000)
         for i in 0..<400 where i % 6 == 2 { _ = try source.command([b("EXISTS"), [0, 0xff, 13, 10] + b("k\(i * 11)")]) }
-        usleep(400_000)
+        // Events arrive in order on the tracker's connection: once a last write is in the
+        // registry, every earlier event is too.
+        try source.command("SET", "sync:last", "1")
+        XCTAssertTrue(try waitUntil(seconds: 10) {
+            let statement = try importer.destination.storage.cached("SELECT count(*) FROM migration_dirty_keys WHERE run_id = 'd' AND key = CAST('sync:last' AS BLOB)")
+            defer { statement.reset() }
+            return try statement.step() && statement.int64(0) == 1
+        }, "the tracker recorded the last write")
 
         let first = try importer.applyDirty(runId: "d")
         XCTAssertGreaterThan(first.applied, 0)
@@ -514,7 +521,7 @@ final class MigrationTests: XCTestCase {
             return try statement.step() ? statement.text(0) : nil
         }
         XCTAssertTrue(waitUntil(seconds: 5) { (try? observer.trackerStatus("r")) == "running" })
-        usleep(300_000)
+        XCTAssertTrue(try waitUntil(seconds: 10) { try RESPClient(port: port).command("PUBSUB", "NUMPAT") != int(0) }, "the tracker subscribed")
         try RESPClient(port: port).command("SET", "before", "1")
         XCTAssertTrue(try waitUntil(seconds: 5) { try state("before") == "dirty" })
         redis.terminate()

@@ -409,7 +409,9 @@ final class ReliabilityTests: XCTestCase {
                 XCTAssertTrue(socket.read(untilContains: "slow\r\n").hasSuffix("$4\r\nslow\r\n"), "[\(server.backendName)] slow request answered")
             }
             XCTAssertGreaterThan(operations, 100, "[\(server.backendName)] normal client kept working")
-            XCTAssertLessThan(worstMs, 500, "[\(server.backendName)] worst normal latency \(worstMs) ms")
+            // A loop stalled by the dribbling clients would stall the normal one for the whole
+            // 1.4 s request; 1 s leaves room for a loaded test machine.
+            XCTAssertLessThan(worstMs, 1_000, "[\(server.backendName)] worst normal latency \(worstMs) ms")
             print("[\(server.backendName)] slowloris: \(operations) normal operations while 6 clients dribbled, worst \(String(format: "%.1f", worstMs)) ms")
         }
     }

@@ -395,7 +395,7 @@ final class SearchTests: XCTestCase {
         try c.run("FT.CREATE", "e", "ON", "HASH", "PREFIX", "1", "e:", "SCHEMA", "t", "TEXT")
         try c.run("HSET", "e:1", "t", "short lived")
         try c.run("PEXPIRE", "e:1", "20")
-        let deadline = Date(timeIntervalSinceNow: 3)
+        let deadline = Date(timeIntervalSinceNow: 10)
         var count: RESPValue = .null
         while Date() < deadline {
             usleep(30_000)

@@ -227,3 +227,31 @@ func consistencyProblems(_ databasePath: String) throws -> [String] {
     defer { connection.close() }
     return try Storage.checkConsistency(connection)
 }
+
+/// Polls `condition` every 10 ms until it holds or `seconds` pass; true if it held. For tests
+/// that must wait for something another thread or process does (never a fixed sleep).
+func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date(timeIntervalSinceNow: seconds)
+    while true {
+        if try condition() { return true }
+        if Date() >= deadline { return false }
+        usleep(10_000)
+    }
+}
+
+/// A field of `INFO section`, read through `client`.
+func infoField(_ client: RESPClient, section: String, _ name: String) throws -> String? {
+    guard case .bulk(let bytes) = try client.command("INFO", section) else { return nil }
+    for line in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline) where line.hasPrefix(name + ":") {
+        return String(line.dropFirst(name.count + 1))
+    }
+    return nil
+}
+
+/// Waits until the server reports at least `count` blocked clients (INFO clients).
+func waitForBlockedClients(_ server: TestServer, atLeast count: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+    let observer = try server.client()
+    defer { observer.close() }
+    let reached = try eventually { Int(try infoField(observer, section: "clients", "blocked_clients") ?? "") ?? 0 >= count }
+    XCTAssertTrue(reached, "\(count) blocked client(s) within 10 s", file: file, line: line)
+}
