@@ -1,5 +1,6 @@
 // resplite-import: migration from Redis into a RESPLite database (SPEC_F).
 //   import | preflight | enable-notifications | bulk | status | apply-dirty | verify | control
+//   | migrate-search (RediSearch indexes and the hashes under their prefixes)
 
 import ArgumentParser
 import Foundation
@@ -213,12 +214,65 @@ struct Control: ParsableCommand {
     }
 }
 
+struct MigrateSearch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate-search",
+        abstract: "Copy RediSearch indexes (FT._LIST, FT.INFO) and the hashes under their prefixes.",
+        discussion: """
+            Each source index becomes an ON HASH index with the same prefixes in the destination. \
+            TEXT fields stay TEXT (with their WEIGHT); TAG and NUMERIC fields become TEXT (a warning \
+            each); GEO, VECTOR, GEOSHAPE and other fields are skipped with a warning. JSON indexes, \
+            names RESPLite does not accept and indexes left without a field are skipped with a \
+            warning. Fields are named after the hash field (identifier); an alias is reported. \
+            Then the hashes under the prefixes are copied (SCAN TYPE hash, TTLs kept) and the \
+            index is checked to cover every hash under them. Re-running is idempotent; an index \
+            of the same name with another definition is an error unless --replace. One line per \
+            index; exit status 1 if any index failed.
+            """)
+    @OptionGroup var source: Source
+    @OptionGroup var destination: Destination
+    @Option(name: .customLong("index"), help: "Index to migrate (repeat for several; default: every index FT._LIST names).")
+    var indexes: [String] = []
+    @Flag(help: "Drop and recreate a destination index of the same name whose definition differs.") var replace = false
+    @Flag(name: .customLong("dry-run"), help: "Read and map the source's indexes; write nothing.") var dryRun = false
+    @Flag(name: .customLong("no-copy"), help: "Create and backfill the indexes only (the hashes were copied by bulk).") var noCopy = false
+    @Option(name: .customLong("scan-count"), help: "SCAN COUNT hint.") var scanCount: Int = 1000
+    @Option(name: .customLong("max-concurrency"), help: "Keys in flight at once (pipeline window).") var maxConcurrency: Int = 256
+    @Option(name: .customLong("max-rps"), help: "Keys read per second at most (0 = unlimited).") var maxRPS: Int = 0
+    @Option(name: .customLong("batch-keys"), help: "Keys per committed transaction.") var batchKeys: Int = 1000
+    @Option(name: .customLong("pragma-template"), help: "Destination pragma template: default|performance|safety|minimal|none.") var pragmaTemplate: String = "default"
+
+    func run() throws {
+        var options = SearchMigrationOptions()
+        options.indexes = indexes
+        options.replace = replace
+        options.dryRun = dryRun
+        options.copyHashes = !noCopy
+        options.scanCount = max(1, scanCount)
+        options.maxConcurrency = max(1, maxConcurrency)
+        options.maxRPS = max(0, maxRPS)
+        options.batchKeys = max(1, batchKeys)
+        guard let template = PragmaTemplate(rawValue: pragmaTemplate) else { throw ValidationError("--pragma-template: unknown \(pragmaTemplate)") }
+        options.pragmaTemplate = template
+        MigrationSignals.install()
+        let migrator = try SearchMigrator(source: try source.url(), destinationPath: destination.to, options: options)
+        defer { migrator.close() }
+        migrator.onProgress = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+        migrator.onResult = { print($0); fflush(stdout) }
+        let report = try migrator.run()
+        let failed = report.results.filter(\.failed).count
+        let skipped = report.results.filter { $0.outcome == .skipped }.count
+        print("\(report.results.count) indexes: \(report.results.count - failed - skipped) \(dryRun ? "planned" : "migrated"), \(skipped) skipped, \(failed) failed")
+        if report.failed { throw ExitCode(1) }
+    }
+}
+
 struct ResliteImport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resplite-import",
         abstract: "Migrate a Redis dataset into a RESPLite database (one-shot or minimal downtime).",
         subcommands: [Import.self, Preflight.self, EnableNotifications.self, Bulk.self, Status.self,
-                      ApplyDirty.self, Verify.self, Control.self])
+                      ApplyDirty.self, Verify.self, Control.self, MigrateSearch.self])
 }
 
 ResliteImport.main()
