@@ -41,13 +41,21 @@ public struct MigrationError: Error, CustomStringConvertible {
 
 // MARK: - Options and results
 
+/// Fixed limits of the migration tools (the tunable ones are `MigrationOptions`).
+public enum MigrationLimits {
+    /// SQLite page cache of the destination connection during a migration.
+    public static let destinationCacheBytes = 64 * 1024 * 1024
+}
+
 public struct MigrationOptions: Sendable {
     public var scanCount = 1000
     /// Keys whose commands are in flight at once (the pipeline window).
     public var maxConcurrency = 256
     /// Keys read per second at most (0 = unlimited).
     public var maxRPS = 0
-    public var batchKeys = 1000
+    /// Keys per committed transaction (a commit also happens every `checkpointIntervalMs` and
+    /// at `batchBytes`): large batches write each dirty index page once per batch.
+    public var batchKeys = 20_000
     public var batchBytes = 64 * 1024 * 1024
     public var resume = false
     /// Elements per page when reading a large collection (HSCAN/SSCAN/ZSCAN COUNT, LRANGE).
@@ -236,6 +244,14 @@ public final class MigrationDestination {
             return count < 30_000 ? 1 : 0
         }, nil)
         do {
+            // Bulk writes land all over the key index: a page cache of `MigrationLimits
+            // .destinationCacheBytes` keeps its inner pages and the batch's dirty leaves resident
+            // (a smaller template setting is raised, never lowered).
+            let configured = Int64(try storage.connection.scalar("PRAGMA cache_size") ?? "") ?? 0
+            let configuredBytes = configured < 0 ? -configured * 1024 : configured * 4096
+            if configuredBytes < Int64(MigrationLimits.destinationCacheBytes) {
+                try storage.connection.execute("PRAGMA cache_size = -\(MigrationLimits.destinationCacheBytes / 1024)")
+            }
             if try storage.connection.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'migration_trackers'") != "1" {
                 try storage.connection.execute(MigrationRegistry.schema)
             }
@@ -507,6 +523,18 @@ func parseScore(_ value: RESPValue) -> Double? {
     }
 }
 
+/// A window of keys as read from the source: type, PTTL (-1 none, -2 gone) and the value or
+/// the first page of it, read at `readAtMs` (TTLs become absolute from that moment).
+struct FetchedKeys: Sendable {
+    var keys: [[UInt8]]
+    var types: [String] = []
+    var pttls: [Int64] = []
+    var firstPages: [RESPValue?] = []
+    var readAtMs: Int64 = 0
+    /// Approximate bytes held (bounds the reader's queue).
+    var bytes = 0
+}
+
 /// Copies keys from a source connection into the destination (inside the caller's transaction).
 final class KeyCopier {
     var client: RESPClient
@@ -520,45 +548,73 @@ final class KeyCopier {
         self.page = max(10, page)
     }
 
-    /// Copies `keys`: one pipeline of TYPE + PTTL, one of first value pages, then further
-    /// pages of large collections key by key. A key whose type changed between the rounds is
-    /// retried on its own.
+    /// Copies `keys`: `fetch` on this copier's connection, then `store`.
     func copy(_ keys: [[UInt8]], attempt: Int = 0) throws -> [CopyOutcome] {
         if keys.isEmpty { return [] }
+        return try store(try KeyCopier.fetch(keys, client: client, page: page), attempt: attempt)
+    }
+
+    /// Reads a window of keys: one pipeline of TYPE + PTTL + GET per key (a string is complete
+    /// after it; GET answers WRONGTYPE for the other types), then one pipeline of the first
+    /// value page (HSCAN/SSCAN/ZSCAN/LRANGE) of the collections. Touches no SQLite, so a
+    /// reader thread can run it on its own connection ahead of the writer.
+    static func fetch(_ keys: [[UInt8]], client: RESPClient, page: Int) throws -> FetchedKeys {
+        var fetched = FetchedKeys(keys: keys)
+        if keys.isEmpty { return fetched }
         for key in keys {
             client.enqueue([Array("TYPE".utf8), key])
             client.enqueue([Array("PTTL".utf8), key])
+            client.enqueue([Array("GET".utf8), key])
         }
         try client.flush()
-        var types: [String] = []
-        var pttls: [Int64] = []
-        types.reserveCapacity(keys.count)
+        fetched.types.reserveCapacity(keys.count)
+        fetched.pttls.reserveCapacity(keys.count)
+        fetched.firstPages.reserveCapacity(keys.count)
         for _ in keys {
             let type = try client.readReply()
             let pttl = try client.readReply()
-            types.append(type.textValue ?? "none")
-            if case .integer(let value) = pttl { pttls.append(value) } else { pttls.append(-1) }
+            let value = try client.readReply()
+            let typeName = type.textValue ?? "none"
+            fetched.types.append(typeName)
+            if case .integer(let milliseconds) = pttl { fetched.pttls.append(milliseconds) } else { fetched.pttls.append(-1) }
+            if typeName == "string" {
+                if case .bulk(let bytes) = value { fetched.bytes += bytes.count }
+                fetched.firstPages.append(value)  // bulk, null (gone) or WRONGTYPE (type changed: retried)
+            } else {
+                fetched.firstPages.append(nil)
+            }
         }
-        let now = currentTimeMillis()
-        // Second round: the value, or its first page.
-        var sent: [Bool] = []
+        fetched.readAtMs = currentTimeMillis()
+        // Second round: the first page of each collection.
+        let count = Array(String(page).utf8)
+        var pending: [Int] = []
         for (index, key) in keys.enumerated() {
-            let count = Array(String(page).utf8)
-            switch types[index] {
-            case "string": client.enqueue([Array("GET".utf8), key])
+            switch fetched.types[index] {
             case "hash": client.enqueue([Array("HSCAN".utf8), key, Array("0".utf8), Array("COUNT".utf8), count])
             case "set": client.enqueue([Array("SSCAN".utf8), key, Array("0".utf8), Array("COUNT".utf8), count])
             case "zset": client.enqueue([Array("ZSCAN".utf8), key, Array("0".utf8), Array("COUNT".utf8), count])
             case "list": client.enqueue([Array("LRANGE".utf8), key, Array("0".utf8), Array(String(page - 1).utf8)])
-            default: sent.append(false); continue
+            default: continue
             }
-            sent.append(true)
+            pending.append(index)
         }
+        if pending.isEmpty { return fetched }
         try client.flush()
-        var firstPages: [RESPValue?] = []
-        firstPages.reserveCapacity(keys.count)
-        for flag in sent { firstPages.append(flag ? try client.readReply() : nil) }
+        for index in pending {
+            let reply = try client.readReply()
+            fetched.bytes += reply.approximateSize
+            fetched.firstPages[index] = reply
+        }
+        return fetched
+    }
 
+    /// Writes a fetched window into the destination (inside the caller's transaction); further
+    /// pages of large collections and keys whose type changed meanwhile are read on this
+    /// copier's connection.
+    func store(_ fetched: FetchedKeys, attempt: Int = 0) throws -> [CopyOutcome] {
+        let keys = fetched.keys
+        let types = fetched.types, pttls = fetched.pttls, firstPages = fetched.firstPages
+        let now = fetched.readAtMs
         var outcomes: [CopyOutcome] = []
         outcomes.reserveCapacity(keys.count)
         var retry: [Int] = []
@@ -745,6 +801,167 @@ final class KeyCopier {
     }
 }
 
+extension RESPValue {
+    /// Bytes held, roughly (bounds the reader's queue of fetched values).
+    var approximateSize: Int {
+        switch self {
+        case .bulk(let bytes): return bytes.count + 16
+        case .array(let items), .set(let items), .push(let items): return items.reduce(16) { $0 + $1.approximateSize }
+        case .map(let pairs): return pairs.reduce(16) { $0 + $1.0.approximateSize + $1.1.approximateSize }
+        case .simple(let text), .error(let text), .bigNumber(let text), .verbatim(let text): return text.utf8.count + 16
+        default: return 16
+        }
+    }
+}
+
+// MARK: - Bulk reader
+
+/// Reads the source ahead of the bulk writer, on its own connection and thread: SCAN pages
+/// from a cursor, each page's keys fetched in windows (`KeyCopier.fetch`), handed over in order
+/// through a bounded queue. The writer stays the only SQLite user.
+///
+/// Lifecycle: 1. `start()` opens nothing on the caller's thread; the thread connects. 2. The
+/// writer takes items with `next()`, in SCAN order: windows, then the page's end with its next
+/// cursor. 3. A lost connection ends the stream with `.failed`; the writer restarts a new
+/// reader at the page's start. 4. `stop()` (any time) makes the thread drop what it holds and
+/// exit; it returns when the thread is gone, so the connection is closed.
+final class BulkReader: @unchecked Sendable {
+    enum Item {
+        case window(FetchedKeys)
+        /// Every key of the page was handed over; `cursor` is SCAN's next cursor ("0": done).
+        case pageEnd(cursor: String)
+        case failed(Error)
+    }
+
+    /// Settings the writer may change while the reader runs (`control set`).
+    struct Settings {
+        var scanCount: Int
+        var windowKeys: Int
+        var maxRPS: Int
+    }
+
+    /// Limits of the queue between reader and writer: windows, and bytes held (at least one
+    /// window always fits, whatever its size).
+    static let maxQueuedWindows = 8
+    static let maxQueuedBytes = 64 * 1024 * 1024
+
+    private let source: RedisURL
+    private let page: Int
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var queue: [Item] = []
+    private var queuedBytes = 0
+    private var stopped = false
+    private var running = false
+    private var settings: Settings
+
+    init(source: RedisURL, cursor: String, page: Int, settings: Settings) {
+        self.source = source
+        self.page = page
+        self.settings = settings
+        startCursor = cursor
+    }
+
+    private let startCursor: String
+
+    func start() {
+        condition.lock(); running = true; condition.unlock()
+        let thread = Thread { [self] in
+            readLoop()
+            condition.lock(); running = false; condition.broadcast(); condition.unlock()
+        }
+        thread.name = "resplite-bulk-reader"
+        thread.start()
+    }
+
+    func update(_ change: (inout Settings) -> Void) {
+        condition.lock(); change(&settings); condition.unlock()
+    }
+
+    /// The next item in SCAN order; blocks until the reader has one.
+    func next() -> Item {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && running && !stopped { condition.wait() }
+        guard !queue.isEmpty else { return .failed(ClientError(message: "bulk reader stopped")) }
+        let item = queue.removeFirst()
+        if case .window(let fetched) = item { queuedBytes -= fetched.bytes }
+        condition.broadcast()
+        return item
+    }
+
+    /// Stops the reader and waits for its thread to end (it finishes the round trip in flight).
+    func stop() {
+        condition.lock()
+        stopped = true
+        queue.removeAll()
+        queuedBytes = 0
+        condition.broadcast()
+        while running { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Queues `item`, waiting for room; false once stopped.
+    private func push(_ item: Item) -> Bool {
+        let bytes: Int
+        if case .window(let fetched) = item { bytes = fetched.bytes } else { bytes = 0 }
+        condition.lock()
+        defer { condition.unlock() }
+        while !stopped && !queue.isEmpty
+                && (queue.count >= BulkReader.maxQueuedWindows || queuedBytes + bytes > BulkReader.maxQueuedBytes) {
+            condition.wait()
+        }
+        if stopped { return false }
+        queue.append(item)
+        queuedBytes += bytes
+        condition.broadcast()
+        return true
+    }
+
+    private var isStopped: Bool { condition.lock(); defer { condition.unlock() }; return stopped }
+    private var currentSettings: Settings { condition.lock(); defer { condition.unlock() }; return settings }
+
+    private func readLoop() {
+        let client: RESPClient
+        do {
+            client = try RESPClient.open(source, timeoutMs: 30_000, attempts: 8)
+        } catch {
+            _ = push(.failed(error))
+            return
+        }
+        defer { client.close() }
+        var cursor = startCursor
+        var limiter = RateLimiter(perSecond: currentSettings.maxRPS)
+        do {
+            while !isStopped {
+                let settings = currentSettings
+                let reply = try client.command([Array("SCAN".utf8), Array(cursor.utf8), Array("COUNT".utf8), Array(String(settings.scanCount).utf8)])
+                guard let parts = reply.elements, parts.count == 2, let next = parts[0].textValue,
+                      let keyValues = parts[1].elements else {
+                    throw MigrationError("unexpected SCAN reply: \(reply)")
+                }
+                let keys = keyValues.compactMap { $0.bytesValue }
+                var offset = 0
+                while offset < keys.count {
+                    let settings = currentSettings
+                    limiter.perSecond = settings.maxRPS
+                    let windowKeys = max(1, settings.windowKeys)
+                    let window = Array(keys[offset..<min(keys.count, offset + windowKeys)])
+                    limiter.acquire(window.count)
+                    if isStopped { return }
+                    guard push(.window(try KeyCopier.fetch(window, client: client, page: page))) else { return }
+                    offset += window.count
+                }
+                guard push(.pageEnd(cursor: next)) else { return }
+                if next == "0" { return }
+                cursor = next
+            }
+        } catch {
+            _ = push(.failed(error))
+        }
+    }
+}
+
 // MARK: - Bulk import
 
 public enum MigrationStopReason: Sendable { case completed, aborted }
@@ -838,14 +1055,12 @@ public final class MigrationImporter {
         let copier = KeyCopier(client: client, destination: destination, page: options.collectionPage)
         copier.currentRunForErrors = runId
         copier.currentStage = "bulk"
-        var limiter = RateLimiter(perSecond: options.maxRPS)
         let startMs = monotonicMillis()
         let baseKeys = status.migratedKeys, baseBytes = status.migratedBytes
         var lastCommit = monotonicMillis()
         var pendingKeys = 0, pendingBytes = 0
         var stopping = false
         try applySettings(runId)
-        limiter.perSecond = options.maxRPS
 
         func checkpoint(final: String? = nil) throws {
             try destination.begin()
@@ -872,7 +1087,6 @@ public final class MigrationImporter {
         /// After a commit: obey pause/abort and setting changes made by `control`.
         func obeyControls() throws {
             try applySettings(runId)
-            limiter.perSecond = options.maxRPS
             while true {
                 let current = try destination.currentRunStatus(runId) ?? "running"
                 if current == "aborted" { stopping = true; return }
@@ -882,42 +1096,71 @@ public final class MigrationImporter {
             }
         }
 
-        scanLoop: while true {
+        // Reads run ahead on the reader's thread and connection; this thread writes. The
+        // copier's own connection reads further pages of large collections and retries.
+        func startReader(at cursor: String) -> BulkReader {
+            let reader = BulkReader(source: source, cursor: cursor, page: options.collectionPage, settings: .init(
+                scanCount: options.scanCount, windowKeys: options.maxConcurrency, maxRPS: options.maxRPS))
+            reader.start()
+            return reader
+        }
+        func settingsChanged(_ reader: BulkReader) {
+            reader.update {
+                $0.scanCount = options.scanCount; $0.windowKeys = options.maxConcurrency; $0.maxRPS = options.maxRPS
+            }
+        }
+        var reader = startReader(at: cursor)
+        defer { reader.stop() }
+        var pageStart = status
+        var midPage = false
+
+        /// Lost the source: drop the uncommitted part and go on from what is persisted (the
+        /// cursor and counters of the last committed page end), as a resume would.
+        func restartAfterConnectionLoss(_ error: Error) throws {
+            reader.stop()
+            destination.rollback()
+            try? destination.transaction { try destination.logError(runId, key: nil, stage: "bulk", message: "source connection lost: \(error)") }
+            try reconnect()
+            copier.clientChanged(client)
+            guard var persisted = try destination.runStatus(runId) else { throw MigrationError("run \(runId) missing") }
+            persisted.status = "running"
+            status = persisted
+            pageStart = status
+            midPage = false
+            reader = startReader(at: status.scanCursor)
+        }
+
+        while true {
             if MigrationSignals.stopRequested { stopping = true }
-            if stopping { break }
-            let scanReply: RESPValue
-            do {
-                scanReply = try client.command([Array("SCAN".utf8), Array(cursor.utf8), Array("COUNT".utf8), Array(String(options.scanCount).utf8)])
-            } catch let error as ClientError {
-                try? destination.transaction { try destination.logError(runId, key: nil, stage: "bulk", message: "source connection lost: \(error)") }
-                try reconnect()
-                copier.clientChanged(client)
-                continue
+            if stopping {
+                if midPage {
+                    // Stop mid-page: what is copied stays, the cursor stays at this page's start.
+                    // Counters go back to the page start too, so a resume counts exactly.
+                    let copied = status
+                    status = pageStart
+                    try checkpoint(final: "aborted")
+                    status = copied
+                } else {
+                    try checkpoint(final: "aborted")
+                }
+                status.status = "aborted"
+                report(status, startMs: startMs, baseKeys: baseKeys, baseBytes: baseBytes)
+                return .aborted
             }
-            guard let parts = scanReply.elements, parts.count == 2, let next = parts[0].textValue,
-                  let keyValues = parts[1].elements else {
-                throw MigrationError("unexpected SCAN reply: \(scanReply)")
-            }
-            let keys = keyValues.compactMap { $0.bytesValue }
-            let pageStart = status
-            var offset = 0
-            while offset < keys.count {
-                let window = Array(keys[offset..<min(keys.count, offset + max(1, options.maxConcurrency))])
-                limiter.acquire(window.count)
+            switch reader.next() {
+            case .failed(let error):
+                guard error is ClientError else { throw error }
+                try restartAfterConnectionLoss(error)
+            case .window(let fetched):
                 try destination.begin()
                 let outcomes: [CopyOutcome]
                 do {
-                    outcomes = try copier.copy(window)
+                    outcomes = try copier.store(fetched)
                 } catch let error as ClientError {
-                    // Lost the source mid-window: drop the uncommitted part, retry this page.
-                    destination.rollback()
-                    try? destination.transaction { try destination.logError(runId, key: nil, stage: "bulk", message: "source connection lost: \(error)") }
-                    try reconnect()
-                    copier.clientChanged(client)
-                    status = pageStart
-                    continue scanLoop
+                    try restartAfterConnectionLoss(error)
+                    continue
                 }
-                for (key, outcome) in zip(window, outcomes) {
+                for (key, outcome) in zip(fetched.keys, outcomes) {
                     switch outcome {
                     case .migrated(let bytes):
                         status.migratedKeys += 1; status.migratedBytes += Int64(bytes); pendingBytes += bytes
@@ -929,9 +1172,9 @@ public final class MigrationImporter {
                         storage.endCommand(failed: false)
                     }
                 }
-                status.scannedKeys += Int64(window.count)
-                pendingKeys += window.count
-                offset += window.count
+                status.scannedKeys += Int64(fetched.keys.count)
+                pendingKeys += fetched.keys.count
+                midPage = true
                 if pendingKeys >= options.batchKeys || pendingBytes >= options.batchBytes
                     || monotonicMillis() - lastCommit >= Int64(options.checkpointIntervalMs) {
                     // Data only: the cursor moves when the whole page is in.
@@ -939,44 +1182,32 @@ public final class MigrationImporter {
                     pendingKeys = 0; pendingBytes = 0
                     lastCommit = monotonicMillis()
                     try obeyControls()
+                    settingsChanged(reader)
                     report(status, startMs: startMs, baseKeys: baseKeys, baseBytes: baseBytes)
                 }
-                if MigrationSignals.stopRequested { stopping = true }
-                if stopping && offset < keys.count {
-                    // Stop mid-page: what is copied stays, the cursor stays at this page's start.
-                    // Counters go back to the page start too, so a resume counts exactly.
-                    let copied = status
-                    status = pageStart
-                    try destination.begin()
-                    try checkpoint(final: "aborted")
-                    status = copied
-                    status.status = "aborted"
+            case .pageEnd(let next):
+                midPage = false
+                cursor = next
+                status.scanCursor = next
+                if next == "0" {
+                    try checkpoint(final: "completed")
+                    status.status = "completed"
                     report(status, startMs: startMs, baseKeys: baseKeys, baseBytes: baseBytes)
-                    return .aborted
+                    return .completed
                 }
-            }
-            cursor = next
-            status.scanCursor = next
-            if next == "0" {
-                try checkpoint(final: "completed")
-                status.status = "completed"
-                report(status, startMs: startMs, baseKeys: baseKeys, baseBytes: baseBytes)
-                return .completed
-            }
-            if pendingKeys >= options.batchKeys || pendingBytes >= options.batchBytes
-                || monotonicMillis() - lastCommit >= Int64(options.checkpointIntervalMs) || stopping {
-                try checkpoint()
-                try obeyControls()
-                report(status, startMs: startMs, baseKeys: baseKeys, baseBytes: baseBytes)
-            } else {
-                // The cursor rides in the open transaction with the page's data.
-                try checkpointInTransaction(runId, status)
+                if pendingKeys >= options.batchKeys || pendingBytes >= options.batchBytes
+                    || monotonicMillis() - lastCommit >= Int64(options.checkpointIntervalMs) || stopping {
+                    try checkpoint()
+                    try obeyControls()
+                    settingsChanged(reader)
+                    report(status, startMs: startMs, baseKeys: baseKeys, baseBytes: baseBytes)
+                } else {
+                    // The cursor rides in the open transaction with the page's data.
+                    try checkpointInTransaction(runId, status)
+                }
+                pageStart = status
             }
         }
-        try checkpoint(final: "aborted")
-        status.status = "aborted"
-        report(status, startMs: startMs, baseKeys: baseKeys, baseBytes: baseBytes)
-        return .aborted
     }
 
     private func checkpointInTransaction(_ runId: String, _ status: MigrationRunStatus) throws {

@@ -27,7 +27,7 @@ struct Tuning: ParsableArguments {
     @Option(name: .customLong("scan-count"), help: "SCAN COUNT hint.") var scanCount: Int = 1000
     @Option(name: .customLong("max-concurrency"), help: "Keys in flight at once (pipeline window).") var maxConcurrency: Int = 256
     @Option(name: .customLong("max-rps"), help: "Keys read per second at most (0 = unlimited).") var maxRPS: Int = 0
-    @Option(name: .customLong("batch-keys"), help: "Keys per committed transaction.") var batchKeys: Int = 1000
+    @Option(name: .customLong("batch-keys"), help: "Keys per committed transaction.") var batchKeys: Int = 20_000
     @Option(name: .customLong("batch-bytes"), help: "Bytes per committed transaction (e.g. 64MB).") var batchBytes: String = "64MB"
     @Option(name: .customLong("ttl-mode"), help: "TTL handling (preserve: absolute expiry kept).") var ttlMode: String = "preserve"
     @Option(name: .customLong("pragma-template"), help: "Destination pragma template: default|performance|safety|minimal|none.") var pragmaTemplate: String = "default"
@@ -239,7 +239,7 @@ struct MigrateSearch: ParsableCommand {
     @Option(name: .customLong("scan-count"), help: "SCAN COUNT hint.") var scanCount: Int = 1000
     @Option(name: .customLong("max-concurrency"), help: "Keys in flight at once (pipeline window).") var maxConcurrency: Int = 256
     @Option(name: .customLong("max-rps"), help: "Keys read per second at most (0 = unlimited).") var maxRPS: Int = 0
-    @Option(name: .customLong("batch-keys"), help: "Keys per committed transaction.") var batchKeys: Int = 1000
+    @Option(name: .customLong("batch-keys"), help: "Keys per committed transaction.") var batchKeys: Int = 20_000
     @Option(name: .customLong("pragma-template"), help: "Destination pragma template: default|performance|safety|minimal|none.") var pragmaTemplate: String = "default"
 
     func run() throws {

@@ -418,6 +418,45 @@ final class MigrationTests: XCTestCase {
     }
 
     /// pause stops progress, set changes the rate, resume continues, abort stops.
+    /// The source drops every connection of the importer twice mid-bulk (CLIENT KILL): the bulk
+    /// reconnects, goes on from its last committed page and ends with exactly the source.
+    func testBulkSurvivesLostSourceConnections() throws {
+        let redis = try RedisServerProcess()
+        let source = try sourceClient(redis)
+        try fillSource(source, count: 4000, large: 800)
+        let path = directory + "/lost.db"
+        var options = MigrationOptions()
+        options.scanCount = 100
+        options.maxRPS = 4000
+        options.checkpointIntervalMs = 100
+        options.batchKeys = 100
+        let importer = try MigrationImporter(source: RedisURL(port: redis.port), destinationPath: path, options: options)
+        let done = expectation(description: "bulk")
+        final class Outcome: @unchecked Sendable { var result: MigrationStopReason?; var error: Error? }  // written before fulfill, read after wait
+        let outcome = Outcome()
+        DispatchQueue.global().async {
+            do { outcome.result = try importer.bulk(runId: "k") } catch { outcome.error = error }
+            done.fulfill()
+        }
+        var kills: [Int64] = []
+        for threshold in [Int64(600), 2500] {
+            XCTAssertTrue(waitUntil(seconds: 20) { scannedSoFar(path, "k") > threshold }, "bulk passed \(threshold) keys")
+            guard case .integer(let killed) = try source.command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes") else {
+                XCTFail("CLIENT KILL"); break
+            }
+            kills.append(killed)
+        }
+        wait(for: [done], timeout: 60)
+        XCTAssertNil(outcome.error)
+        XCTAssertEqual(outcome.result, .completed)
+        XCTAssertTrue(kills.allSatisfy { $0 >= 1 }, "the importer's connections were killed: \(kills)")
+        let lost = try importer.destination.connection.scalar(
+            "SELECT count(*) FROM migration_errors WHERE run_id = 'k' AND message LIKE 'source connection lost%'")
+        XCTAssertGreaterThanOrEqual(Int(lost ?? "") ?? 0, 2, "each loss is logged")
+        importer.close()
+        try assertSameData(source, path)
+    }
+
     func testControls() throws {
         let redis = try RedisServerProcess()
         let source = try sourceClient(redis)
