@@ -29,3 +29,12 @@ uint64_t cshim_heap_in_use(void) {
     struct mallinfo2 info = mallinfo2();
     return (uint64_t)info.uordblks + (uint64_t)info.hblkhd;
 }
+
+// SQLite: memory statistics off (sqlite3_config is variadic, which Swift cannot call). With
+// them on, every sqlite3_malloc/free takes a process-wide mutex; RESPLite reads heap figures
+// from mallinfo2 instead. Must run before the first connection (sqlite3_initialize); later it
+// returns SQLITE_MISUSE and changes nothing.
+#include <sqlite3.h>
+int cshim_sqlite_disable_memory_statistics(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}

@@ -146,7 +146,7 @@ enum ServerCommands {
                 ("blocked_clients", String(engine.blockedClientCount)), ("tracking_clients", "0"), ("clients_in_timeout_table", "0"),
             ]
         case "memory":
-            let memory = MemoryFigures.current()
+            let memory = MemoryFigures.current(engine.storage)
             engine.noteMemoryPeak(memory.used)
             return [
                 ("used_memory", String(memory.used)), ("used_memory_human", humanBytes(memory.used)),
@@ -253,7 +253,7 @@ enum ServerCommands {
             }
             c.reply.integer(try c.engine.storage.estimatedBytes(of: c.args[2], record, samples: samples == 0 ? Int64.max : samples, now: now))
         case "stats":
-            let memory = MemoryFigures.current()
+            let memory = MemoryFigures.current(c.engine.storage)
             let keys = try c.engine.storage.keyCount(now: currentTimeMillis())
             let fields: [(String, Int64)] = [
                 ("peak.allocated", c.engine.memoryPeak), ("total.allocated", memory.used), ("startup.allocated", 0),
@@ -378,7 +378,7 @@ enum ServerCommands {
 
     /// MEMORY.INFO → process and SQLite memory.
     static func memoryInfo(_ c: CommandCall) throws {
-        let memory = MemoryFigures.current()
+        let memory = MemoryFigures.current(c.engine.storage)
         c.reply.verbatim("rss_bytes:\(memory.rss)\r\nheap_bytes:\(memory.heap)\r\nsqlite_memory_used:\(memory.sqlite)\r\n"
             + "sqlite_memory_highwater:\(memory.sqliteHighwater)\r\nused_memory:\(memory.used)\r\n")
     }
@@ -393,14 +393,19 @@ struct MemoryFigures {
     /// Redis' used_memory: bytes the allocator handed out (heap in use, SQLite included).
     var used: Int64 { max(heap, sqlite) }
 
-    static func current() -> MemoryFigures {
+    /// The most SQLite memory seen by any report (MEMORY.INFO sqlite_memory_highwater).
+    nonisolated(unsafe) private static var sqlitePeak: Int64 = 0  // Safe: only the loop thread reports
+
+    static func current(_ storage: Storage) -> MemoryFigures {
         let heap = Int64(cshim_heap_in_use())
         var rss: Int64 = 0
         if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) {
             let fields = statm.split(separator: " ")
             if fields.count > 1, let pages = Int64(fields[1]) { rss = pages * Int64(sysconf(Int32(_SC_PAGESIZE))) }
         }
-        return MemoryFigures(rss: rss, heap: heap, sqlite: sqliteMemoryUsed(), sqliteHighwater: sqliteMemoryHighwater())
+        let sqlite = sqliteMemoryUsed(storage.connection)
+        sqlitePeak = max(sqlitePeak, sqlite)
+        return MemoryFigures(rss: rss, heap: heap, sqlite: sqlite, sqliteHighwater: sqlitePeak)
     }
 }
 

@@ -12,6 +12,7 @@
 //     connection; a statement whose step failed is reset before reuse.
 
 import CSQLite
+import CShims
 import Foundation
 import Logging
 #if canImport(Glibc)
@@ -47,9 +48,17 @@ private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self
 /// A valid pointer for zero-length blobs (a nil pointer would bind NULL instead of "").
 private let emptyBlobByte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
-/// Bytes SQLite has allocated now, and at most since start (INFO, MEMORY.INFO).
-func sqliteMemoryUsed() -> Int64 { Int64(sqlite3_memory_used()) }
-func sqliteMemoryHighwater() -> Int64 { Int64(sqlite3_memory_highwater(0)) }
+/// Bytes a connection's SQLite state holds (page cache, schema, prepared statements): what
+/// INFO and MEMORY.INFO report as SQLite memory. Per connection, so it needs no process-wide
+/// memory statistics (turned off: they cost a global mutex on every allocation).
+func sqliteMemoryUsed(_ connection: SQLiteConnection) -> Int64 {
+    var total: Int64 = 0
+    for op in [SQLITE_DBSTATUS_CACHE_USED, SQLITE_DBSTATUS_SCHEMA_USED, SQLITE_DBSTATUS_STMT_USED] {
+        var current: Int32 = 0, highwater: Int32 = 0
+        if sqlite3_db_status(connection.handle, op, &current, &highwater, 0) == SQLITE_OK { total += Int64(current) }
+    }
+    return total
+}
 
 // MARK: - Connection and statements
 
@@ -57,7 +66,12 @@ final class SQLiteConnection {
     let handle: OpaquePointer
     private var statements: [Statement] = []
 
+    /// Once per process, before the first connection: SQLite's memory statistics cost a global
+    /// mutex on every allocation, and INFO reads the heap from malloc instead.
+    private static let configured: Void = { _ = cshim_sqlite_disable_memory_statistics() }()
+
     init(path: String, readOnly: Bool = false) throws {
+        _ = SQLiteConnection.configured
         var pointer: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
             | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE

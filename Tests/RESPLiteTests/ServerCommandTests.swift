@@ -253,7 +253,12 @@ final class ServerCommandTests: XCTestCase {
         XCTAssertTrue((try c.run("SQLITE.INFO").string ?? "").contains("sqlite_version:3."))
         XCTAssertTrue((try c.run("SQLITE.INFO").string ?? "").contains("keys_string:1"))
         XCTAssertTrue((try c.run("CACHE.INFO").string ?? "").contains("enabled:1"))
-        XCTAssertTrue((try c.run("MEMORY.INFO").string ?? "").contains("rss_bytes:"))
+        let memoryInfo = try c.run("MEMORY.INFO").string ?? ""
+        XCTAssertTrue(memoryInfo.contains("rss_bytes:"))
+        // SQLite's own memory (page cache, schema, statements of the connection) is counted.
+        let sqliteBytes = memoryInfo.split(separator: "\r\n").first { $0.hasPrefix("sqlite_memory_used:") }
+            .flatMap { Int($0.dropFirst("sqlite_memory_used:".count)) } ?? 0
+        XCTAssertGreaterThan(sqliteBytes, 4096, memoryInfo)
         let usage = try c.run("MEMORY", "USAGE", "k").integer ?? 0
         XCTAssertGreaterThan(usage, 6)
         XCTAssertEqual(try c.run("MEMORY", "USAGE", "missing"), null)

@@ -29,4 +29,7 @@ int cshim_accept_nonblocking(int listen_fd);
 // Heap bytes in use (mallinfo2 is not in the Glibc module): INFO used_memory.
 uint64_t cshim_heap_in_use(void);
 
+// SQLite's memory statistics off (a global mutex on every allocation); before any connection.
+int cshim_sqlite_disable_memory_statistics(void);
+
 #endif
