@@ -1278,7 +1278,9 @@ public final class MigrationImporter {
         try destination.transaction {
             try destination.ensureRun(runId, source: source.description, scanCount: options.scanCount, status: "running")
         }
-        let batch = max(1, min(options.batchKeys, options.maxConcurrency * 4))
+        // One transaction per batch (dirty index pages written once per batch); the source is
+        // read in pipeline windows of `maxConcurrency` keys within it.
+        let batch = max(1, min(options.batchKeys, 20_000))
         var afterSeen = Int64.min, afterRowid = Int64.min
         while true {
             if MigrationSignals.stopRequested { throw MigrationError("stopped by signal") }
@@ -1306,9 +1308,13 @@ public final class MigrationImporter {
             if rows.isEmpty { break }
             limiter.acquire(rows.count)
             try destination.begin()
-            let outcomes: [CopyOutcome]
+            var outcomes: [CopyOutcome] = []
+            outcomes.reserveCapacity(rows.count)
             do {
-                outcomes = try copier.copy(rows.map { $0.0 })
+                let window = max(1, options.maxConcurrency)
+                for start in stride(from: 0, to: rows.count, by: window) {
+                    outcomes += try copier.copy(rows[start..<min(rows.count, start + window)].map { $0.0 })
+                }
             } catch let error as ClientError {
                 destination.rollback()
                 try? destination.transaction { try destination.logError(runId, key: nil, stage: "dirty_apply", message: "source connection lost: \(error)") }
