@@ -57,6 +57,12 @@ if mode == "small":
         cmd("ZADD", "big:zset", str(i), "m%d" % i)
         cmd("RPUSH", "big:list", "e%d" % i)
         cmd("SADD", "big:set", "m%d" % i)
+elif mode == "strings":
+    # Small strings only (the "small strings" speed target), 10% with TTLs.
+    for i in range(n):
+        k = "str:%d" % i
+        cmd("SET", k, "value-%d-%s" % (i, "x" * 20))
+        if i % 10 == 0: cmd("EXPIRE", k, "86400")
 elif mode == "large":
     blob = bytes(rnd.getrandbits(8) for _ in range(size))
     for i in range(n):
@@ -81,6 +87,13 @@ sqlite3 "$WORK/small.db" "INSERT OR REPLACE INTO migration_dirty_keys(run_id, ke
   SELECT 'bench', key, 0, 0, 1, 'set', 'dirty' FROM redis_keys LIMIT 100000;"
 read -r SECS RSS < <(rss_and_time "$RESPLITE_IMPORT" apply-dirty --run-id bench --from "$URL" --to "$WORK/small.db" --pragma-template "${TEMPLATE:-default}")
 python3 -c "print(f'apply-dirty: 100,000 keys in {$SECS:.2f} s, peak RSS {$RSS/1024:.0f} MB')"
+
+echo "== small strings only: $SMALL_KEYS keys"
+redis-cli -p "$PORT" flushall >/dev/null
+gen strings "$SMALL_KEYS" | redis-cli -p "$PORT" --pipe >/dev/null
+TOTAL=$(redis-cli -p "$PORT" dbsize)
+read -r SECS RSS < <(rss_and_time "$RESPLITE_IMPORT" bulk --run-id bench --from "$URL" --to "$WORK/strings.db" --pragma-template "${TEMPLATE:-default}")
+python3 -c "print(f'bulk: {$TOTAL} small strings in {$SECS:.2f} s = {$TOTAL/$SECS:,.0f} keys/s, peak RSS {$RSS/1024:.0f} MB')"
 
 echo "== large values: $LARGE_VALUES strings of $LARGE_VALUE_BYTES bytes"
 redis-cli -p "$PORT" flushall >/dev/null

@@ -252,6 +252,8 @@ public final class MigrationDestination {
             if configuredBytes < Int64(MigrationLimits.destinationCacheBytes) {
                 try storage.connection.execute("PRAGMA cache_size = -\(MigrationLimits.destinationCacheBytes / 1024)")
             }
+            // Batches, not commands, are the unit of the migration's writes (see KeyCopier.store).
+            storage.savepointPerCommand = false
             if try storage.connection.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'migration_trackers'") != "1" {
                 try storage.connection.execute(MigrationRegistry.schema)
             }
@@ -644,8 +646,15 @@ final class KeyCopier {
                 outcomes.append(bytes >= 0 ? .migrated(bytes: bytes) : .missing)
             } catch let error as ClientError {
                 throw error  // the connection is gone: the caller retries or stops
-            } catch {
+            } catch let error as SQLiteError {
+                // No per-key savepoint (batches are the unit): the caller rolls the batch back.
                 storage.endCommand(failed: true)
+                throw error
+            } catch {
+                // The source answered something unusable mid-key (e.g. a collection that changed
+                // type between pages): leave no half key behind; the error is logged.
+                storage.endCommand(failed: true)
+                try deleteDestination(key)
                 outcomes.append(.failed(String(describing: error)))
                 continue
             }
@@ -1159,6 +1168,9 @@ public final class MigrationImporter {
                 } catch let error as ClientError {
                     try restartAfterConnectionLoss(error)
                     continue
+                } catch {
+                    destination.rollback()  // e.g. disk full: the run stops; --resume goes on from the last commit
+                    throw error
                 }
                 for (key, outcome) in zip(fetched.keys, outcomes) {
                     switch outcome {
