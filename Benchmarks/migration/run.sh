@@ -82,12 +82,20 @@ read -r SECS RSS < <(rss_and_time "$RESPLITE_IMPORT" bulk --run-id bench --from 
 BYTES=$(grep -o 'bytes [0-9]*' "$WORK/out.txt" | head -1 | awk '{print $2}')
 python3 -c "print(f'bulk: {$TOTAL} keys in {$SECS:.2f} s = {$TOTAL/$SECS:,.0f} keys/s, {$BYTES/1048576/$SECS:.1f} MB/s, peak RSS {$RSS/1024:.0f} MB')"
 
+# Two samples of 100,000 dirty keys: a random one (as the dataset is), and the first 100,000 rows
+# plus the four large collections (a worst case: 800,000 more elements rewritten).
+apply_dirty() {  # label, SQL selecting the keys
+  sqlite3 "$WORK/small.db" "DELETE FROM migration_dirty_keys WHERE run_id = 'bench';
+    INSERT OR REPLACE INTO migration_dirty_keys(run_id, key, first_seen_at, last_seen_at, events_count, last_event, state)
+    SELECT 'bench', key, 0, 0, 1, 'set', 'dirty' FROM ($2);"
+  local big
+  big=$(sqlite3 "$WORK/small.db" "SELECT count(*) FROM migration_dirty_keys WHERE run_id = 'bench' AND key >= CAST('big:' AS BLOB) AND key < CAST('big;' AS BLOB)")
+  read -r SECS RSS < <(rss_and_time "$RESPLITE_IMPORT" apply-dirty --run-id bench --from "$URL" --to "$WORK/small.db" --pragma-template "${TEMPLATE:-default}")
+  python3 -c "print(f'apply-dirty ($1): 100,000 keys in {$SECS:.2f} s ($big of them 200,000-element collections), peak RSS {$RSS/1024:.0f} MB')"
+}
 echo "== apply-dirty of 100,000 keys (tracker registry filled directly, source unchanged)"
-sqlite3 "$WORK/small.db" "INSERT OR REPLACE INTO migration_dirty_keys(run_id, key, first_seen_at, last_seen_at, events_count, last_event, state)
-  SELECT 'bench', key, 0, 0, 1, 'set', 'dirty' FROM redis_keys LIMIT 100000;"
-read -r SECS RSS < <(rss_and_time "$RESPLITE_IMPORT" apply-dirty --run-id bench --from "$URL" --to "$WORK/small.db" --pragma-template "${TEMPLATE:-default}")
-BIG=$(sqlite3 "$WORK/small.db" "SELECT count(*) FROM migration_dirty_keys WHERE run_id = 'bench' AND key >= CAST('big:' AS BLOB) AND key < CAST('big;' AS BLOB)")
-python3 -c "print(f'apply-dirty: 100,000 keys in {$SECS:.2f} s ($BIG of them 200,000-element collections), peak RSS {$RSS/1024:.0f} MB')"
+apply_dirty "random sample" "SELECT key FROM redis_keys ORDER BY random() LIMIT 100000"
+apply_dirty "with the 4 large collections" "SELECT key FROM redis_keys WHERE key >= CAST('big:' AS BLOB) AND key < CAST('big;' AS BLOB) UNION ALL SELECT key FROM (SELECT key FROM redis_keys WHERE NOT (key >= CAST('big:' AS BLOB) AND key < CAST('big;' AS BLOB)) LIMIT 99996)"
 
 echo "== small strings only: $SMALL_KEYS keys"
 redis-cli -p "$PORT" flushall >/dev/null

@@ -864,14 +864,21 @@ final class BulkReader: @unchecked Sendable {
     private var running = false
     private var settings: Settings
 
-    init(source: RedisURL, cursor: String, page: Int, settings: Settings) {
+    /// Where the keys come from: SCAN from a cursor (bulk), or a given list (apply-dirty), which
+    /// is handed over as one page ending with cursor "0".
+    enum Keys {
+        case scan(cursor: String)
+        case list([[UInt8]])
+    }
+
+    init(source: RedisURL, keys: Keys, page: Int, settings: Settings) {
         self.source = source
         self.page = page
         self.settings = settings
-        startCursor = cursor
+        self.keys = keys
     }
 
-    private let startCursor: String
+    private let keys: Keys
 
     func start() {
         condition.lock(); running = true; condition.unlock()
@@ -939,31 +946,38 @@ final class BulkReader: @unchecked Sendable {
             return
         }
         defer { client.close() }
-        var cursor = startCursor
         var limiter = RateLimiter(perSecond: currentSettings.maxRPS)
-        do {
-            while !isStopped {
+        /// Hands over one page of keys in windows; false once stopped.
+        func fetchPage(_ keys: [[UInt8]]) throws -> Bool {
+            var offset = 0
+            while offset < keys.count {
                 let settings = currentSettings
-                let reply = try client.command([Array("SCAN".utf8), Array(cursor.utf8), Array("COUNT".utf8), Array(String(settings.scanCount).utf8)])
-                guard let parts = reply.elements, parts.count == 2, let next = parts[0].textValue,
-                      let keyValues = parts[1].elements else {
-                    throw MigrationError("unexpected SCAN reply: \(reply)")
+                limiter.perSecond = settings.maxRPS
+                let window = Array(keys[offset..<min(keys.count, offset + max(1, settings.windowKeys))])
+                limiter.acquire(window.count)
+                if isStopped { return false }
+                guard push(.window(try KeyCopier.fetch(window, client: client, page: page))) else { return false }
+                offset += window.count
+            }
+            return true
+        }
+        do {
+            switch keys {
+            case .list(let keys):
+                guard try fetchPage(keys) else { return }
+                _ = push(.pageEnd(cursor: "0"))
+            case .scan(var cursor):
+                while !isStopped {
+                    let reply = try client.command([Array("SCAN".utf8), Array(cursor.utf8), Array("COUNT".utf8), Array(String(currentSettings.scanCount).utf8)])
+                    guard let parts = reply.elements, parts.count == 2, let next = parts[0].textValue,
+                          let keyValues = parts[1].elements else {
+                        throw MigrationError("unexpected SCAN reply: \(reply)")
+                    }
+                    guard try fetchPage(keyValues.compactMap { $0.bytesValue }) else { return }
+                    guard push(.pageEnd(cursor: next)) else { return }
+                    if next == "0" { return }
+                    cursor = next
                 }
-                let keys = keyValues.compactMap { $0.bytesValue }
-                var offset = 0
-                while offset < keys.count {
-                    let settings = currentSettings
-                    limiter.perSecond = settings.maxRPS
-                    let windowKeys = max(1, settings.windowKeys)
-                    let window = Array(keys[offset..<min(keys.count, offset + windowKeys)])
-                    limiter.acquire(window.count)
-                    if isStopped { return }
-                    guard push(.window(try KeyCopier.fetch(window, client: client, page: page))) else { return }
-                    offset += window.count
-                }
-                guard push(.pageEnd(cursor: next)) else { return }
-                if next == "0" { return }
-                cursor = next
             }
         } catch {
             _ = push(.failed(error))
@@ -1108,7 +1122,7 @@ public final class MigrationImporter {
         // Reads run ahead on the reader's thread and connection; this thread writes. The
         // copier's own connection reads further pages of large collections and retries.
         func startReader(at cursor: String) -> BulkReader {
-            let reader = BulkReader(source: source, cursor: cursor, page: options.collectionPage, settings: .init(
+            let reader = BulkReader(source: source, keys: .scan(cursor: cursor), page: options.collectionPage, settings: .init(
                 scanCount: options.scanCount, windowKeys: options.maxConcurrency, maxRPS: options.maxRPS))
             reader.start()
             return reader
@@ -1322,10 +1336,18 @@ public final class MigrationImporter {
             try destination.begin()
             var outcomes: [CopyOutcome] = []
             outcomes.reserveCapacity(rows.count)
+            // The reader fetches the next windows on its own connection while this thread stores.
+            let reader = BulkReader(source: source, keys: .list(rows.map { $0.0 }), page: options.collectionPage, settings: .init(
+                scanCount: options.scanCount, windowKeys: options.maxConcurrency, maxRPS: 0))
+            reader.start()
+            defer { reader.stop() }
             do {
-                let window = max(1, options.maxConcurrency)
-                for start in stride(from: 0, to: rows.count, by: window) {
-                    outcomes += try copier.copy(rows[start..<min(rows.count, start + window)].map { $0.0 })
+                readLoop: while true {
+                    switch reader.next() {
+                    case .window(let fetched): outcomes += try copier.store(fetched)
+                    case .pageEnd: break readLoop
+                    case .failed(let error): throw error
+                    }
                 }
             } catch let error as ClientError {
                 destination.rollback()
