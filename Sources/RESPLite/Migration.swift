@@ -660,6 +660,7 @@ final class KeyCopier {
             }
             storage.endCommand(failed: false)
         }
+        try flushFieldTTLs(now: now)
         if !retry.isEmpty {
             if attempt >= 3 {
                 for index in retry { outcomes[index] = .failed("key type kept changing during the copy") }
@@ -670,6 +671,12 @@ final class KeyCopier {
         }
         return outcomes
     }
+
+    /// Whether the source has per-field hash TTLs (nil: not asked yet), and the hash fields
+    /// whose TTLs are still to be read (see `flushFieldTTLs`).
+    var sourceFieldTTLs: Bool?
+    var pendingFieldTTLs: [PendingFieldTTLs] = []
+    var pendingFieldCount = 0
 
     /// Run id and stage used when a per-key error is logged.
     var currentRunForErrors = ""
@@ -742,6 +749,8 @@ final class KeyCopier {
                 switch keyType {
                 case .hash:
                     let insert = try storage.cached("INSERT OR REPLACE INTO redis_hashes(key_id, field, value) VALUES (?1, ?2, ?3)")
+                    var fields: [[UInt8]] = []
+                    fields.reserveCapacity(items.count / 2)
                     var index = 0
                     while index + 1 < items.count {
                         if case .bulk(let field) = items[index], case .bulk(let value) = items[index + 1] {
@@ -752,9 +761,11 @@ final class KeyCopier {
                                 }
                             }
                             bytes += field.count + value.count
+                            fields.append(field)
                         }
                         index += 2
                     }
+                    try noteHashFields(id: id, key: key, fields: fields, now: now)
                 case .set:
                     let insert = try storage.cached("INSERT OR IGNORE INTO redis_sets(key_id, member) VALUES (?1, ?2)")
                     for item in items {
@@ -1402,4 +1413,61 @@ public final class MigrationImporter {
 
 extension KeyCopier {
     func clientChanged(_ client: RESPClient) { self.client = client }
+}
+
+// MARK: - Per-field hash TTLs
+
+/// Fields whose TTLs are read in one pipeline (HPEXPIRETIME) at most.
+let maxPendingFieldTTLs = 10_000
+
+extension KeyCopier {
+    /// Whether the source keeps per-field hash TTLs (Redis 7.4+, RESPLite): COMMAND INFO
+    /// HPEXPIRETIME, asked once. An older Redis answers a null entry; a renamed or refused
+    /// COMMAND counts as no.
+    func sourceHasFieldTTLs() throws -> Bool {
+        if let known = sourceFieldTTLs { return known }
+        let reply = try client.command([Array("COMMAND".utf8), Array("INFO".utf8), Array("HPEXPIRETIME".utf8)])
+        var known = false
+        if let entries = reply.elements, let first = entries.first, case .array = first { known = true }
+        sourceFieldTTLs = known
+        return known
+    }
+
+    /// Remembers a page of hash fields just written, for their TTLs (read by `flushFieldTTLs`
+    /// after the window, or sooner when many are pending).
+    func noteHashFields(id: Int64, key: [UInt8], fields: [[UInt8]], now: Int64) throws {
+        guard !fields.isEmpty, try sourceHasFieldTTLs() else { return }
+        pendingFieldTTLs.append(PendingFieldTTLs(id: id, key: key, fields: fields))
+        pendingFieldCount += fields.count
+        if pendingFieldCount >= maxPendingFieldTTLs { try flushFieldTTLs(now: now) }
+    }
+
+    /// One pipeline of `HPEXPIRETIME key FIELDS n field...` for the pending pages; fields with
+    /// a TTL get it as their absolute expiry. A field gone meanwhile (-2) expired at the source
+    /// after its value was read: it is marked expired at once (never shown, swept).
+    func flushFieldTTLs(now: Int64) throws {
+        guard !pendingFieldTTLs.isEmpty else { return }
+        let pending = pendingFieldTTLs
+        pendingFieldTTLs.removeAll(keepingCapacity: true)
+        pendingFieldCount = 0
+        for entry in pending {
+            client.enqueue([Array("HPEXPIRETIME".utf8), entry.key, Array("FIELDS".utf8), Array(String(entry.fields.count).utf8)] + entry.fields)
+        }
+        try client.flush()
+        for entry in pending {
+            // An error (the key changed type meanwhile) leaves the fields without TTLs; the
+            // dirty tracker records that change and apply-dirty copies the key again.
+            guard let values = try client.readReply().elements, values.count == entry.fields.count else { continue }
+            for (field, value) in zip(entry.fields, values) {
+                guard case .integer(let at) = value, at != -1 else { continue }
+                try field.withByteView { try storage.hashSetFieldExpiry(entry.id, $0, at == -2 ? now : at) }
+            }
+        }
+    }
+}
+
+struct PendingFieldTTLs {
+    var id: Int64
+    var key: [UInt8]
+    var fields: [[UInt8]]
 }

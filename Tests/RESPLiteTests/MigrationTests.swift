@@ -418,6 +418,50 @@ final class MigrationTests: XCTestCase {
     }
 
     /// pause stops progress, set changes the rate, resume continues, abort stops.
+    /// Per-field hash TTLs (Redis 7.4's HPEXPIRE) are copied as absolute field expiries, for
+    /// small hashes and for large ones read in pages. The Redis here (7.0) has no field TTLs,
+    /// so the source is a RESPLite server, which has them; against Redis 7.0 the importer asks
+    /// COMMAND INFO once and sends no HPEXPIRETIME (every other test of this file).
+    func testPerFieldHashTTLsAreCopied() throws {
+        let source = try TestServer()
+        let c = try source.client()
+        XCTAssertEqual(try c.run("HSET", "small", "a", "1", "b", "2", "c", "3"), int(3))
+        XCTAssertEqual(try c.run("HPEXPIRE", "small", "600000", "FIELDS", "2", "a", "b"), .array([int(1), int(1)]))
+        var fields: [[UInt8]] = [b("HSET"), b("big")]
+        for i in 0..<250 { fields += [b("f\(i)"), b("v\(i)")] }
+        XCTAssertEqual(try c.command(fields), int(250))
+        for i in stride(from: 0, to: 250, by: 3) {
+            XCTAssertEqual(try c.run("HPEXPIRE", "big", String(900_000 + i), "FIELDS", "1", "f\(i)"), .array([int(1)]))
+        }
+        XCTAssertEqual(try c.run("HSET", "plain", "x", "1"), int(1))
+        XCTAssertEqual(try c.run("SET", "string", "v", "PX", "700000"), simple("OK"))
+
+        let path = directory + "/fieldttl.db"
+        var options = MigrationOptions()
+        options.collectionPage = 40  // "big" comes in several pages
+        let importer = try MigrationImporter(source: RedisURL(port: source.port), destinationPath: path, options: options)
+        XCTAssertEqual(try importer.bulk(runId: "f"), .completed)
+        importer.close()
+
+        let destination = try TestServer(databasePath: path)
+        let d = try destination.client()
+        func expiryTimes(_ client: RESPClient, _ key: String, _ names: [String]) throws -> RESPValue {
+            try client.command([b("HPEXPIRETIME"), b(key), b("FIELDS"), b(String(names.count))] + names.map(b))
+        }
+        let bigNames = (0..<250).map { "f\($0)" }
+        for (key, names) in [("small", ["a", "b", "c"]), ("big", bigNames), ("plain", ["x"])] {
+            let expected = try expiryTimes(c, key, names)
+            XCTAssertEqual(try expiryTimes(d, key, names), expected, key)
+        }
+        guard case .array(let bigTimes) = try expiryTimes(d, "big", bigNames) else { return XCTFail("HPEXPIRETIME big") }
+        XCTAssertEqual(bigTimes.filter { $0 != int(-1) }.count, 84, "every third of 250 fields has a TTL")
+        XCTAssertEqual(try d.run("HLEN", "big"), int(250))
+        XCTAssertEqual(try d.run("HGET", "small", "a"), bulk("1"))
+        XCTAssertEqual(try d.run("PEXPIRETIME", "string"), try c.run("PEXPIRETIME", "string"))
+        destination.stop()
+        XCTAssertEqual(try consistencyProblems(path), [])
+    }
+
     /// The source drops every connection of the importer twice mid-bulk (CLIENT KILL): the bulk
     /// reconnects, goes on from its last committed page and ends with exactly the source.
     func testBulkSurvivesLostSourceConnections() throws {
