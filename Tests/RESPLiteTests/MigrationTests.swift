@@ -155,6 +155,17 @@ private func runStatus(_ path: String, _ runId: String) throws -> MigrationRunSt
     return try destination.runStatus(runId)
 }
 
+/// An importer slow enough for a test to act while it runs: small SCAN pages and batches, a rate
+/// limit, a checkpoint every 100 ms.
+private func pacedImporter(_ redis: RedisServerProcess, _ path: String, keysPerPage: Int, keysPerSecond: Int) throws -> MigrationImporter {
+    var options = MigrationOptions()
+    options.scanCount = keysPerPage
+    options.batchKeys = keysPerPage
+    options.maxRPS = keysPerSecond
+    options.checkpointIntervalMs = 100
+    return try MigrationImporter(source: RedisURL(port: redis.port), destinationPath: path, options: options)
+}
+
 final class MigrationTests: XCTestCase {
     var directory = ""
 
@@ -469,12 +480,7 @@ final class MigrationTests: XCTestCase {
         let source = try sourceClient(redis)
         try fillSource(source, count: 4000, large: 800)
         let path = directory + "/lost.db"
-        var options = MigrationOptions()
-        options.scanCount = 100
-        options.maxRPS = 4000
-        options.checkpointIntervalMs = 100
-        options.batchKeys = 100
-        let importer = try MigrationImporter(source: RedisURL(port: redis.port), destinationPath: path, options: options)
+        let importer = try pacedImporter(redis, path, keysPerPage: 100, keysPerSecond: 4000)
         let done = expectation(description: "bulk")
         final class Outcome: @unchecked Sendable { var result: MigrationStopReason?; var error: Error? }  // written before fulfill, read after wait
         let outcome = Outcome()
@@ -506,12 +512,7 @@ final class MigrationTests: XCTestCase {
         let source = try sourceClient(redis)
         try fillSource(source, count: 6000, large: 0)
         let path = directory + "/control.db"
-        var options = MigrationOptions()
-        options.scanCount = 50
-        options.maxRPS = 3000
-        options.checkpointIntervalMs = 100
-        options.batchKeys = 50
-        let importer = try MigrationImporter(source: RedisURL(port: redis.port), destinationPath: path, options: options)
+        let importer = try pacedImporter(redis, path, keysPerPage: 50, keysPerSecond: 3000)
         let done = expectation(description: "bulk")
         var result: MigrationStopReason?
         DispatchQueue.global().async {
