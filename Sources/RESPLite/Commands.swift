@@ -59,6 +59,11 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let keyspaceWide = CommandFlags(rawValue: 1 << 13)
     /// May block the client (BLPOP...).
     public static let blocking = CommandFlags(rawValue: 1 << 14)
+    /// Its handler checks everything that can fail (arguments, types, values) before its first
+    /// write, so only a storage error (disk full, I/O) can stop it after writing. Run directly
+    /// (not inside EXEC), it gets no savepoint of its own: such an error rolls the whole group
+    /// commit back and every command of the batch answers it. Internal (not in COMMAND INFO).
+    public static let validatesBeforeWriting = CommandFlags(rawValue: 1 << 15)
 
     /// The names COMMAND INFO reports.
     public var names: [String] {

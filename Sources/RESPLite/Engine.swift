@@ -214,7 +214,7 @@ final class Engine {
         }
         if !monitors.isEmpty && !command.flags.contains(.noAuth) { feedMonitors(client, args) }
         let started = monotonicMicros()
-        let failure = run(client, command, args)
+        let failure = run(client, command, args, ownSavepoint: !command.flags.contains(.validatesBeforeWriting))
         let finished = monotonicMicros()
         client.lastCommandAt = finished / 1000
         if let failure { fail(client, args, Self.message(for: failure)) }
@@ -230,7 +230,7 @@ final class Engine {
     /// Runs a command's handler: in the turn's transaction unless it needs no storage, in its
     /// own savepoint, with WATCH and keyspace-event bookkeeping after a write. Returns the
     /// failure, if any (not yet written to the client).
-    private func run(_ client: Client, _ command: Command, _ args: [ByteView]) -> Error? {
+    private func run(_ client: Client, _ command: Command, _ args: [ByteView], ownSavepoint: Bool = true) -> Error? {
         let call = CommandCall(args: args, client: client, engine: self, name: command.name)
         if command.flags.contains(.noStorage) {
             do { try command.handler(call) } catch { return error }
@@ -239,13 +239,21 @@ final class Engine {
         var failure: Error?
         do {
             try storage.beginBatchIfNeeded()
+            storage.savepointPerCommand = ownSavepoint
+            defer { storage.savepointPerCommand = true }
             do {
                 try command.handler(call)
             } catch {
                 failure = error
             }
-            let wrote = failure == nil && storage.commandWrote
+            let wroteAnything = storage.commandWrote
+            let wrote = failure == nil && wroteAnything
             storage.endCommand(failed: failure != nil)
+            if failure != nil && wroteAnything && !ownSavepoint {
+                // Nothing can undo this command alone: the batch goes (`batchLost`), and
+                // `execute` answers every command of it with the error.
+                storage.abandonBatchTransaction()
+            }
             if wrote {
                 changesSinceSave += 1
                 keysModified(command, args)

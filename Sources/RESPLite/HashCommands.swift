@@ -14,8 +14,8 @@
 import Foundation
 
 let hashCommands: [Command] = [
-    Command("hset", arity: -4, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hset),
-    Command("hmset", arity: -4, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hmset),
+    Command("hset", arity: -4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "hash", handler: HashCommands.hset),
+    Command("hmset", arity: -4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "hash", handler: HashCommands.hmset),
     Command("hsetnx", arity: 4, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hsetnx),
     Command("hget", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hget),
     Command("hmget", arity: -3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hmget),

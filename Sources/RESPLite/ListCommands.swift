@@ -11,12 +11,12 @@
 import Foundation
 
 let listCommands: [Command] = [
-    Command("lpush", arity: -3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpush)),
-    Command("rpush", arity: -3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpush)),
+    Command("lpush", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpush)),
+    Command("rpush", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpush)),
     Command("lpushx", arity: -3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpushx)),
     Command("rpushx", arity: -3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpushx)),
-    Command("lpop", arity: -2, flags: [.write, .fast], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpop)),
-    Command("rpop", arity: -2, flags: [.write, .fast], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpop)),
+    Command("lpop", arity: -2, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpop)),
+    Command("rpop", arity: -2, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpop)),
     Command("llen", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.llen)),
     Command("lrange", arity: 4, flags: [.readonly], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lrange)),
     Command("lindex", arity: 3, flags: [.readonly], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lindex)),

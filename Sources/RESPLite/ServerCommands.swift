@@ -424,10 +424,10 @@ let coreCommands: [Command] = [
 
     // Strings
     Command("get", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.get),
-    Command("set", arity: -3, flags: [.write, .denyOOM], keys: (1, 1, 1), group: "string", handler: StringCommands.set),
-    Command("setex", arity: 4, flags: [.write, .denyOOM], keys: (1, 1, 1), group: "string", handler: StringCommands.setex),
-    Command("psetex", arity: 4, flags: [.write, .denyOOM], keys: (1, 1, 1), group: "string", handler: StringCommands.psetex),
-    Command("setnx", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.setnx),
+    Command("set", arity: -3, flags: [.write, .denyOOM, .validatesBeforeWriting], keys: (1, 1, 1), group: "string", handler: StringCommands.set),
+    Command("setex", arity: 4, flags: [.write, .denyOOM, .validatesBeforeWriting], keys: (1, 1, 1), group: "string", handler: StringCommands.setex),
+    Command("psetex", arity: 4, flags: [.write, .denyOOM, .validatesBeforeWriting], keys: (1, 1, 1), group: "string", handler: StringCommands.psetex),
+    Command("setnx", arity: 3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "string", handler: StringCommands.setnx),
     Command("getset", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.getset),
     Command("getdel", arity: 2, flags: [.write, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.getdel),
     Command("getex", arity: -2, flags: [.write, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.getex),
@@ -439,10 +439,10 @@ let coreCommands: [Command] = [
     Command("getrange", arity: 4, flags: [.readonly], keys: (1, 1, 1), group: "string", handler: StringCommands.getrange),
     Command("substr", arity: 4, flags: [.readonly], keys: (1, 1, 1), group: "string", handler: StringCommands.getrange),
     Command("setrange", arity: 4, flags: [.write, .denyOOM], keys: (1, 1, 1), group: "string", handler: StringCommands.setrange),
-    Command("incr", arity: 2, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.incr),
-    Command("decr", arity: 2, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.decr),
-    Command("incrby", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.incrby),
-    Command("decrby", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.decrby),
+    Command("incr", arity: 2, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "string", handler: StringCommands.incr),
+    Command("decr", arity: 2, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "string", handler: StringCommands.decr),
+    Command("incrby", arity: 3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "string", handler: StringCommands.incrby),
+    Command("decrby", arity: 3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "string", handler: StringCommands.decrby),
     Command("incrbyfloat", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.incrbyfloat),
 
     // Keys

@@ -661,6 +661,14 @@ final class Storage {
         if connection.inTransaction { try? rollbackStatement.run() }
     }
 
+    /// Rolls the turn's transaction back without ending the batch, so that `batchLost` holds
+    /// and the engine fails every command of it (a command without its own savepoint failed
+    /// after writing).
+    func abandonBatchTransaction() {
+        cache?.clear()
+        if connection.inTransaction { try? rollbackStatement.run() }
+    }
+
     /// True if SQLite rolled the whole transaction back by itself (I/O error, disk full):
     /// then every command of the batch is lost and must be reported as failed.
     var batchLost: Bool { inBatch && !connection.inTransaction }

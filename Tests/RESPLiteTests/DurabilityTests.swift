@@ -18,6 +18,38 @@ final class DurabilityTests: XCTestCase {
         }
     }
 
+    /// Commands that run without their own savepoint (SET, INCR, HSET, SADD, LPUSH, ZADD...)
+    /// check before writing: a pipeline where some of them fail (wrong type, not an integer,
+    /// syntax) keeps every other reply and write of the same group commit.
+    func testValidationErrorsInAGroupCommitFailAlone() throws {
+        try forEachBackend { server in
+            let client = try server.client()
+            let commands: [[String]] = [
+                ["SET", "s", "text"], ["INCR", "s"], ["SET", "n", "1"], ["INCRBY", "n", "x"], ["INCR", "n"],
+                ["LPUSH", "s", "e"], ["HSET", "s", "f", "v"], ["HSET", "h", "f"], ["HSET", "h", "f", "v"],
+                ["SADD", "h", "m"], ["SADD", "set", "m"], ["ZADD", "z", "nope", "m"], ["ZADD", "z", "1", "m"],
+                ["ZADD", "z", "INCR", "nan", "m"], ["RPOP", "set"], ["LPUSH", "list", "a", "b"], ["RPOP", "list"],
+                ["SETEX", "e", "0", "v"], ["SET", "last", "ok"],
+            ]
+            let replies = try client.pipeline(commands.map { $0.map { Array($0.utf8) } })
+            let wrongType = err("WRONGTYPE Operation against a key holding the wrong kind of value")
+            XCTAssertEqual(replies, [
+                ok, err("ERR value is not an integer or out of range"), ok, err("ERR value is not an integer or out of range"), int(2),
+                wrongType, wrongType, err("ERR wrong number of arguments for 'hset' command"), int(1),
+                wrongType, int(1), err("ERR value is not a valid float"), int(1),
+                err("ERR value is not a valid float"), wrongType, int(2), bulk("a"),
+                err("ERR invalid expire time in 'setex' command"), ok,
+            ], "[\(server.backendName)]")
+            for (key, expected) in [("s", bulk("text")), ("n", bulk("2")), ("last", bulk("ok"))] {
+                XCTAssertEqual(try client.run("GET", key), expected, "[\(server.backendName)] \(key)")
+            }
+            XCTAssertEqual(try client.run("HGET", "h", "f"), bulk("v"))
+            XCTAssertEqual(try client.run("ZSCORE", "z", "m"), bulk("1"))
+            XCTAssertEqual(try client.run("LRANGE", "list", "0", "-1"), bulks(["b"]))
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+        }
+    }
+
     /// Disk full (max_page_count): writes answer a clear error, reads keep working, every
     /// acknowledged write is present after a restart, and a failed write left nothing.
     func testDiskFullAnswersErrorsAndLosesNothingAcknowledged() throws {
