@@ -26,14 +26,11 @@ extension Engine {
         if state.loaded && !state.hasOnHash { return }
         do {
             try state.refresh()
-            if state.hasOnHash {
-                if command.flags.contains(.keyspaceWide) {
-                    try state.clearHashIndexes()
-                } else {
-                    let now = currentTimeMillis()
-                    for position in CommandIntrospection.keyPositions(command, args) {
-                        try state.reindexKey(args[position], now: now)
-                    }
+            // FLUSHDB/FLUSHALL (keyspace-wide) dropped every index themselves.
+            if state.hasOnHash && !command.flags.contains(.keyspaceWide) {
+                let now = currentTimeMillis()
+                for position in CommandIntrospection.keyPositions(command, args) {
+                    try state.reindexKey(args[position], now: now)
                 }
             }
             storage.endCommand(failed: false)

@@ -456,13 +456,12 @@ final class SearchState {
         return fields
     }
 
-    /// Removes every document of the ON HASH indexes (FLUSHDB/FLUSHALL).
-    func clearHashIndexes() throws {
-        guard let storage else { return }
-        for def in indexes.values where def.onHash {
-            try storage.willWrite()
-            try connection.execute("DELETE FROM \(def.docs)")
-        }
+    /// FLUSHDB/FLUSHALL: every index goes (definition, documents, suggestions), as RediSearch
+    /// drops its indexes on a flush; pending backfills go with them.
+    func dropAll() throws {
+        try refresh()
+        for def in Array(indexes.values) { try drop(def) }
+        backfills.removeAll()
     }
 
     /// Where the indexing of existing hashes of an ON HASH index has got to.

@@ -16,13 +16,15 @@ enum ServerCommands {
         c.reply.integer(try c.engine.storage.keyCount(now: currentTimeMillis()))
     }
 
-    /// FLUSHDB [ASYNC | SYNC] and FLUSHALL [ASYNC | SYNC] (one database: the same).
+    /// FLUSHDB [ASYNC | SYNC] and FLUSHALL [ASYNC | SYNC] (one database: the same). Search
+    /// indexes are dropped too, as RediSearch does on a flush.
     static func flushdb(_ c: CommandCall) throws {
         if c.argumentCount > 2 { throw CommandError.syntax }
         if c.argumentCount == 2 && !(c.args[1].equalsLower("async") || c.args[1].equalsLower("sync")) {
             throw CommandError.syntax
         }
         try c.engine.storage.flush()
+        try c.engine.storage.search.dropAll()
         c.reply.ok()
     }
 

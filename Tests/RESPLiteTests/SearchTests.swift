@@ -339,9 +339,24 @@ final class SearchTests: XCTestCase {
         XCTAssertEqual(try search(c, "tasks", "restart"), ["task:9"])
         XCTAssertEqual(try search(c, "tasks", "ephemeral"), [])
 
-        // FLUSHALL empties it; DROPINDEX DD deletes the hashes.
+        // FLUSHALL drops every index, as RediSearch does: ON HASH or not, with its suggestions,
+        // and for good (after a restart too); a new index of the same name starts empty.
+        XCTAssertEqual(try c.run("FT.CREATE", "plain", "SCHEMA", "payload", "TEXT"), ok)
+        XCTAssertEqual(try c.run("FT.ADD", "plain", "doc1", "1", "FIELDS", "payload", "kept words"), ok)
+        XCTAssertEqual(try c.run("FT.SUGADD", "plain", "kept", "1"), int(1))
         try c.run("FLUSHALL")
+        XCTAssertEqual(try c.run("FT._LIST"), .array([]))
+        XCTAssertEqual(try c.run("FT.SEARCH", "tasks", "again"), err("Unknown index name"))
+        XCTAssertEqual(try c.run("FT.INFO", "plain"), err("Unknown index name"))
+        try server.restart()
+        c = try server.client()
+        XCTAssertEqual(try c.run("FT._LIST"), .array([]))
+        XCTAssertEqual(try c.run("FT.CREATE", "plain", "SCHEMA", "payload", "TEXT"), ok)
+        XCTAssertEqual(try c.run("FT.SEARCH", "plain", "kept", "NOCONTENT"), .array([int(0)]))
+        XCTAssertEqual(try c.run("FT.SUGGET", "plain", "ke"), .array([]))
+        XCTAssertEqual(try c.run("FT.CREATE", "tasks", "ON", "HASH", "PREFIX", "1", "task:", "SCHEMA", "title", "TEXT"), ok)
         XCTAssertEqual(try search(c, "tasks", "*"), [])
+        // DROPINDEX DD deletes the hashes.
         try c.run("HSET", "task:10", "title", "again")
         XCTAssertEqual(try search(c, "tasks", "again"), ["task:10"])
         XCTAssertEqual(try c.run("FT.DROPINDEX", "tasks", "DD"), ok)
