@@ -1161,6 +1161,7 @@ public final class MigrationImporter {
             status = persisted
             pageStart = status
             midPage = false
+            pendingKeys = 0; pendingBytes = 0
             reader = startReader(at: status.scanCursor)
         }
 
