@@ -1097,21 +1097,7 @@ public final class MigrationImporter {
         try applySettings(runId)
 
         func checkpoint(final: String? = nil) throws {
-            try destination.begin()
-            let update = try storage.cached("""
-                UPDATE migration_runs SET scan_cursor = ?2, scan_count_hint = ?3, scanned_keys = ?4, migrated_keys = ?5,
-                    skipped_keys = ?6, error_keys = ?7, migrated_bytes = ?8, updated_at = ?9 WHERE run_id = ?1
-                """)
-            update.bindText(1, runId)
-            update.bindText(2, status.scanCursor)
-            update.bind(3, Int64(options.scanCount))
-            update.bind(4, status.scannedKeys)
-            update.bind(5, status.migratedKeys)
-            update.bind(6, status.skippedKeys)
-            update.bind(7, status.errorKeys)
-            update.bind(8, status.migratedBytes)
-            update.bind(9, currentTimeMillis())
-            try update.run()
+            try checkpointInTransaction(runId, status)
             if let final { try destination.setRunStatus(runId, final) }
             try destination.commit()
             pendingKeys = 0; pendingBytes = 0
@@ -1248,20 +1234,23 @@ public final class MigrationImporter {
         }
     }
 
+    /// Writes the run's cursor and counters into the open transaction (committed with the data
+    /// of the pages they describe, by the caller's next commit).
     private func checkpointInTransaction(_ runId: String, _ status: MigrationRunStatus) throws {
         try destination.begin()
         let update = try storage.cached("""
-            UPDATE migration_runs SET scan_cursor = ?2, scanned_keys = ?3, migrated_keys = ?4,
-                skipped_keys = ?5, error_keys = ?6, migrated_bytes = ?7, updated_at = ?8 WHERE run_id = ?1
+            UPDATE migration_runs SET scan_cursor = ?2, scan_count_hint = ?3, scanned_keys = ?4, migrated_keys = ?5,
+                skipped_keys = ?6, error_keys = ?7, migrated_bytes = ?8, updated_at = ?9 WHERE run_id = ?1
             """)
         update.bindText(1, runId)
         update.bindText(2, status.scanCursor)
-        update.bind(3, status.scannedKeys)
-        update.bind(4, status.migratedKeys)
-        update.bind(5, status.skippedKeys)
-        update.bind(6, status.errorKeys)
-        update.bind(7, status.migratedBytes)
-        update.bind(8, currentTimeMillis())
+        update.bind(3, Int64(options.scanCount))
+        update.bind(4, status.scannedKeys)
+        update.bind(5, status.migratedKeys)
+        update.bind(6, status.skippedKeys)
+        update.bind(7, status.errorKeys)
+        update.bind(8, status.migratedBytes)
+        update.bind(9, currentTimeMillis())
         try update.run()
         storage.endCommand(failed: false)
     }

@@ -261,7 +261,8 @@ public enum MigrationChecks {
     }
 }
 
-struct SplitMix {
+/// SplitMix64: a small deterministic generator (verify sampling, seeded tests).
+struct SplitMix: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

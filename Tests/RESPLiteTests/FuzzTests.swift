@@ -153,7 +153,7 @@ final class FuzzTests: XCTestCase {
     }
 
     func testParserSurvivesRandomFramesWhateverTheChunking() {
-        var random = SeededGenerator(seed: 0x5EED_0009)
+        var random = SplitMix(seed: 0x5EED_0009)
         let started = Date()
         var stats = (inputs: 0, bytes: 0, requests: 0, errors: 0, validChecked: 0)
         for limits in [ProtocolLimits(), Self.smallLimits] {
@@ -197,7 +197,7 @@ final class FuzzTests: XCTestCase {
 
     /// Huge announced lengths never reserve more than the limit allows.
     func testAnnouncedLengthsStayWithinLimits() {
-        var random = SeededGenerator(seed: 77)
+        var random = SplitMix(seed: 77)
         let limits = Self.smallLimits
         for _ in 0..<2_000 {
             let count = Int.random(in: -5...200, using: &random)
@@ -223,7 +223,7 @@ final class FuzzTests: XCTestCase {
                                    "bgsave", "failover", "replicaof", "slaveof", "sync", "psync", "subscribe", "psubscribe", "ssubscribe"]
             $0.protocolLimits = FuzzTests.smallLimits
         }) { server in
-            var random = SeededGenerator(seed: 4242)
+            var random = SplitMix(seed: 4242)
             let good = try server.client()
             var fuzzed = 0
             var sockets: [HostileSocket] = []

@@ -129,14 +129,6 @@ private func sourceClient(_ redis: RedisServerProcess) throws -> RESPClient {
 }
 
 /// Polls until `condition` or the deadline; false on timeout.
-private func waitUntil(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date(timeIntervalSinceNow: seconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(20_000)
-    }
-    return false
-}
 
 /// Keys scanned so far by a run (0 while the file or the run does not exist yet).
 private func scannedSoFar(_ path: String, _ runId: String) -> Int64 {
@@ -266,7 +258,7 @@ final class MigrationTests: XCTestCase {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        XCTAssertTrue(waitUntil(seconds: 10) { scannedSoFar(path, "k") > 1000 })
+        XCTAssertTrue(eventually(timeoutSeconds: 10) { scannedSoFar(path, "k") > 1000 })
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let partial = try XCTUnwrap(try runStatus(path, "k"))
@@ -296,10 +288,10 @@ final class MigrationTests: XCTestCase {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: errorLog)
         try process.run()
-        XCTAssertTrue(waitUntil(seconds: 10) { scannedSoFar(path, "i") > 500 },
+        XCTAssertTrue(eventually(timeoutSeconds: 10) { scannedSoFar(path, "i") > 500 },
                       "importer: \((try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "")")
         kill(process.processIdentifier, SIGINT)
-        XCTAssertTrue(waitUntil(seconds: 10) { !process.isRunning })
+        XCTAssertTrue(eventually(timeoutSeconds: 10) { !process.isRunning })
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
         XCTAssertNotEqual(process.terminationStatus, 0)
@@ -330,12 +322,12 @@ final class MigrationTests: XCTestCase {
         trackerProcess.standardError = FileHandle.nullDevice
         try trackerProcess.run()
         defer { if trackerProcess.isRunning { trackerProcess.terminate(); trackerProcess.waitUntilExit() } }
-        XCTAssertTrue(try waitUntil(seconds: 10) {
+        XCTAssertTrue(try eventually(timeoutSeconds: 10) {
             let destination = try MigrationDestination(path: path)
             defer { destination.close() }
             return try destination.trackerStatus("d") == "running"
         })
-        XCTAssertTrue(try waitUntil(seconds: 10) { try source.command("PUBSUB", "NUMPAT") != int(0) }, "the tracker subscribed")
+        XCTAssertTrue(try eventually(timeoutSeconds: 10) { try source.command("PUBSUB", "NUMPAT") != int(0) }, "the tracker subscribed")
 
         // A writer changes the source while the bulk runs.
         let writerDone = expectation(description: "writer")
@@ -363,13 +355,13 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try importer.bulk(runId: "d"), .completed)
         wait(for: [writerDone], timeout: 30)
         // Let expirations happen and their events reach the tracker.
-        XCTAssertTrue(try waitUntil(seconds: 5) { (try source.command("DBSIZE")) == (try source.command("DBSIZE")) })
+        XCTAssertTrue(try eventually(timeoutSeconds: 5) { (try source.command("DBSIZE")) == (try source.command("DBSIZE")) })
         usleep(300_000)
         for i in 0..<400 where i % 6 == 2 { _ = try source.command([b("EXISTS"), [0, 0xff, 13, 10] + b("k\(i * 11)")]) }
         // Events arrive in order on the tracker's connection: once a last write is in the
         // registry, every earlier event is too.
         try source.command("SET", "sync:last", "1")
-        XCTAssertTrue(try waitUntil(seconds: 10) {
+        XCTAssertTrue(try eventually(timeoutSeconds: 10) {
             let statement = try importer.destination.storage.cached("SELECT count(*) FROM migration_dirty_keys WHERE run_id = 'd' AND key = CAST('sync:last' AS BLOB)")
             defer { statement.reset() }
             return try statement.step() && statement.int64(0) == 1
@@ -389,7 +381,7 @@ final class MigrationTests: XCTestCase {
 
         // A key deleted and then written again becomes dirty again.
         try source.command("SET", "renamed:3", "again")
-        XCTAssertTrue(try waitUntil(seconds: 5) {
+        XCTAssertTrue(try eventually(timeoutSeconds: 5) {
             let statement = try importer.destination.storage.cached("SELECT state FROM migration_dirty_keys WHERE run_id = 'd' AND key = CAST('renamed:3' AS BLOB)")
             defer { statement.reset() }
             return try statement.step() && statement.text(0) == "dirty"
@@ -398,7 +390,7 @@ final class MigrationTests: XCTestCase {
         importer.close()
 
         XCTAssertTrue(try DirtyTracker.requestStop(runId: "d", destinationPath: path, timeoutMs: 10_000))
-        XCTAssertTrue(waitUntil(seconds: 10) { !trackerProcess.isRunning })
+        XCTAssertTrue(eventually(timeoutSeconds: 10) { !trackerProcess.isRunning })
         try assertSameData(source, path, throughServer: true)
     }
 
@@ -490,7 +482,7 @@ final class MigrationTests: XCTestCase {
         }
         var kills: [Int64] = []
         for threshold in [Int64(600), 2500] {
-            XCTAssertTrue(waitUntil(seconds: 20) { scannedSoFar(path, "k") > threshold }, "bulk passed \(threshold) keys")
+            XCTAssertTrue(eventually(timeoutSeconds: 20) { scannedSoFar(path, "k") > threshold }, "bulk passed \(threshold) keys")
             guard case .integer(let killed) = try source.command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes") else {
                 XCTFail("CLIENT KILL"); break
             }
@@ -519,7 +511,7 @@ final class MigrationTests: XCTestCase {
             result = try? importer.bulk(runId: "c")
             done.fulfill()
         }
-        XCTAssertTrue(waitUntil(seconds: 10) { scannedSoFar(path, "c") > 300 })
+        XCTAssertTrue(eventually(timeoutSeconds: 10) { scannedSoFar(path, "c") > 300 })
         let control = try MigrationDestination(path: path)
         try control.control("c", action: "pause")
         usleep(1_200_000)
@@ -528,7 +520,7 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try control.runStatus("c")?.scannedKeys, pausedAt, "no progress while paused")
         try control.setSetting("c", name: "max_rps", value: 1000)
         try control.control("c", action: "resume")
-        XCTAssertTrue(waitUntil(seconds: 10) { scannedSoFar(path, "c") > pausedAt + 200 })
+        XCTAssertTrue(eventually(timeoutSeconds: 10) { scannedSoFar(path, "c") > pausedAt + 200 })
         try control.control("c", action: "abort")
         wait(for: [done], timeout: 20)
         XCTAssertEqual(result, .aborted)
@@ -583,7 +575,7 @@ final class MigrationTests: XCTestCase {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            XCTAssertTrue(waitUntil(seconds: 10) { (try? RESPClient(port: port, timeoutMs: 500).command("PING")) == simple("PONG") })
+            XCTAssertTrue(eventually(timeoutSeconds: 10) { (try? RESPClient(port: port, timeoutMs: 500).command("PING")) == simple("PONG") })
             return process
         }
         var redis = try startRedis()
@@ -604,16 +596,16 @@ final class MigrationTests: XCTestCase {
             defer { statement.reset() }
             return try statement.step() ? statement.text(0) : nil
         }
-        XCTAssertTrue(waitUntil(seconds: 5) { (try? observer.trackerStatus("r")) == "running" })
-        XCTAssertTrue(try waitUntil(seconds: 10) { try RESPClient(port: port).command("PUBSUB", "NUMPAT") != int(0) }, "the tracker subscribed")
+        XCTAssertTrue(eventually(timeoutSeconds: 5) { (try? observer.trackerStatus("r")) == "running" })
+        XCTAssertTrue(try eventually(timeoutSeconds: 10) { try RESPClient(port: port).command("PUBSUB", "NUMPAT") != int(0) }, "the tracker subscribed")
         try RESPClient(port: port).command("SET", "before", "1")
-        XCTAssertTrue(try waitUntil(seconds: 5) { try state("before") == "dirty" })
+        XCTAssertTrue(try eventually(timeoutSeconds: 5) { try state("before") == "dirty" })
         redis.terminate()
         redis.waitUntilExit()
         usleep(300_000)
         redis = try startRedis()
         // Keep writing until the re-subscribed tracker sees a write.
-        XCTAssertTrue(try waitUntil(seconds: 10) {
+        XCTAssertTrue(try eventually(timeoutSeconds: 10) {
             try RESPClient(port: port).command("SET", "after", "2")
             usleep(100_000)
             return try state("after") == "dirty"

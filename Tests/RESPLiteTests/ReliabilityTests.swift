@@ -141,16 +141,6 @@ func connectedClients(_ client: RESPClient) throws -> Int {
     return String(decoding: bytes, as: UTF8.self).split(separator: "\n").count
 }
 
-/// Waits (bounded) until `condition` holds; returns whether it did.
-func eventually(timeoutSeconds: Double = 10, pollMs: UInt32 = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date(timeIntervalSinceNow: timeoutSeconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        usleep(pollMs * 1000)
-    }
-    return try condition()
-}
-
 final class ReliabilityTests: XCTestCase {
     var directory = ""
 
@@ -289,7 +279,7 @@ final class ReliabilityTests: XCTestCase {
     private func crashRounds(template: String, rounds: Int, seed: UInt64) throws -> (Int, Int, Int) {
         let db = directory + "/crash-\(template).db"
         let writers = 8
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix(seed: seed)
         /// Per writer: transactions acknowledged in total, and sent (acknowledged or in flight).
         var acknowledged = [Int](repeating: 0, count: writers)
         var attempted = [Int](repeating: 0, count: writers)
@@ -447,14 +437,6 @@ final class ReliabilityTests: XCTestCase {
 
     // MARK: - 7. Load: expiry under load, soak
 
-    private func infoField(_ client: RESPClient, _ section: String, _ name: String) throws -> String? {
-        let text = try client.run("INFO", section).bulkString ?? ""
-        for line in text.split(whereSeparator: \.isNewline) where line.hasPrefix(name + ":") {
-            return String(line.dropFirst(name.count + 1))
-        }
-        return nil
-    }
-
     /// Many keys expiring at the same millisecond: the sweeper works through them in bounded
     /// batches while a PING loop measures the loop's latency. Default: 30k keys, figures only;
     /// long: 1,000,000 keys and max PING latency under 250 ms.
@@ -474,7 +456,7 @@ final class ReliabilityTests: XCTestCase {
             index = upper
         }
         let loadSeconds = Date().timeIntervalSince(started)
-        let sweptBefore = Int(try infoField(loader, "stats", "expired_keys") ?? "0") ?? 0
+        let sweptBefore = Int(try infoField(loader, section: "stats", "expired_keys") ?? "0") ?? 0
 
         let pinger = try server.client()
         var pings = 0
@@ -495,7 +477,7 @@ final class ReliabilityTests: XCTestCase {
             pings += 1
             if Date().timeIntervalSince(lastPoll) > 0.05 {
                 lastPoll = Date()
-                let swept = (Int(try infoField(loader, "stats", "expired_keys") ?? "0") ?? 0) - sweptBefore
+                let swept = (Int(try infoField(loader, section: "stats", "expired_keys") ?? "0") ?? 0) - sweptBefore
                 if swept > 0 && sweepStarted == nil { sweepStarted = Date() }
                 if swept != lastSwept { lastSwept = swept; lastProgress = Date() }
                 // Done: every key swept, or (a slow machine loaded past the expiry time, so
@@ -509,7 +491,7 @@ final class ReliabilityTests: XCTestCase {
                 }
             }
         }
-        let swept = (Int(try infoField(loader, "stats", "expired_keys") ?? "0") ?? 0) - sweptBefore
+        let swept = (Int(try infoField(loader, section: "stats", "expired_keys") ?? "0") ?? 0) - sweptBefore
         XCTAssertEqual(try loader.run("DBSIZE"), int(0), "every key gone in time")
         if loadSeconds < Double(count / 40 + 1_000) / 1000 { XCTAssertGreaterThanOrEqual(swept, count, "every key swept actively") }
         let figures = "mass expiry: \(count) keys loaded in \(String(format: "%.1f", loadSeconds)) s, \(swept) swept in \(String(format: "%.2f", sweepSeconds)) s; \(pings) PINGs, mean \(String(format: "%.2f", totalMs / Double(max(1, pings)))) ms, max \(String(format: "%.1f", worstMs)) ms"
@@ -731,18 +713,6 @@ final class ReliabilityTests: XCTestCase {
     }
 }
 
-/// A small deterministic generator (SplitMix64) for seeded tests.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 extension RESPValue {
     /// The text of a bulk reply, or nil.

@@ -228,15 +228,15 @@ func consistencyProblems(_ databasePath: String) throws -> [String] {
     return try Storage.checkConsistency(connection)
 }
 
-/// Polls `condition` every 10 ms until it holds or `seconds` pass; true if it held. For tests
-/// that must wait for something another thread or process does (never a fixed sleep).
-func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date(timeIntervalSinceNow: seconds)
-    while true {
+/// Waits (bounded) until `condition` holds; returns whether it did. For tests that must wait
+/// for something another thread or process does (never a fixed sleep).
+func eventually(timeoutSeconds: Double = 10, pollMs: UInt32 = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date(timeIntervalSinceNow: timeoutSeconds)
+    while Date() < deadline {
         if try condition() { return true }
-        if Date() >= deadline { return false }
-        usleep(10_000)
+        usleep(pollMs * 1000)
     }
+    return try condition()
 }
 
 /// A field of `INFO section`, read through `client`.
