@@ -534,29 +534,18 @@ final class HashCommandTests: XCTestCase {
     // MARK: Concurrency and size
 
     func testConcurrentWritersKeepCountsExact() throws {
-        let port = server.port
-        let group = DispatchGroup()
-        let failures = ConcurrencyTests.ErrorBox()
-        for worker in 0..<6 {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                do {
-                    let c = try RESPClient(port: port)
-                    for round in 0..<60 {
-                        let field = "f\((worker * 7 + round) % 25)"
-                        _ = try c.command(argv(["HSET", "shared", field, "w\(worker)"]))
-                        _ = try c.command(argv(["HDEL", "shared", "f\((worker + round) % 25)"]))
-                        _ = try c.command(argv(["HINCRBY", "counter", "n", "1"]))
-                        if round % 10 == 0 {
-                            _ = try c.command(argv(["HPEXPIRE", "shared", "5", "FIELDS", "1", field]))
-                        }
-                    }
-                } catch { failures.add("\(worker): \(error)") }
-            }.start()
+        let failures = runWorkers(port: server.port, 6) { worker, c in
+            for round in 0..<60 {
+                let field = "f\((worker * 7 + round) % 25)"
+                _ = try c.command(argv(["HSET", "shared", field, "w\(worker)"]))
+                _ = try c.command(argv(["HDEL", "shared", "f\((worker + round) % 25)"]))
+                _ = try c.command(argv(["HINCRBY", "counter", "n", "1"]))
+                if round % 10 == 0 {
+                    _ = try c.command(argv(["HPEXPIRE", "shared", "5", "FIELDS", "1", field]))
+                }
+            }
         }
-        XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
-        XCTAssertEqual(failures.all, [])
+        XCTAssertEqual(failures, [])
         XCTAssertEqual(try run("HGET", "counter", "n"), bulk("360"))
         usleep(20_000)
         guard case .integer(let length) = try run("HLEN", "shared") else { return XCTFail() }

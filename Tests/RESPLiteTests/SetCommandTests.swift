@@ -308,27 +308,16 @@ final class SetCommandTests: XCTestCase {
     // MARK: Concurrency and size
 
     func testConcurrentWritersKeepCountsExact() throws {
-        let port = server.port
-        let group = DispatchGroup()
-        let failures = ConcurrencyTests.ErrorBox()
-        for worker in 0..<6 {
-            group.enter()
-            Thread {
-                defer { group.leave() }
-                do {
-                    let c = try RESPClient(port: port)
-                    for round in 0..<50 {
-                        _ = try c.command(argv(["SADD", "shared", "m\((worker * 3 + round) % 30)", "m\(round % 7)"]))
-                        _ = try c.command(argv(["SREM", "shared", "m\((worker + round * 5) % 30)"]))
-                        _ = try c.command(argv(["SMOVE", "shared", "other", "m\(round % 30)"]))
-                        if round % 10 == 0 { _ = try c.command(argv(["SUNIONSTORE", "other", "other", "shared"])) }
-                        if round % 15 == 0 { _ = try c.command(argv(["SPOP", "other", "3"])) }
-                    }
-                } catch { failures.add("\(worker): \(error)") }
-            }.start()
+        let failures = runWorkers(port: server.port, 6) { worker, c in
+            for round in 0..<50 {
+                _ = try c.command(argv(["SADD", "shared", "m\((worker * 3 + round) % 30)", "m\(round % 7)"]))
+                _ = try c.command(argv(["SREM", "shared", "m\((worker + round * 5) % 30)"]))
+                _ = try c.command(argv(["SMOVE", "shared", "other", "m\(round % 30)"]))
+                if round % 10 == 0 { _ = try c.command(argv(["SUNIONSTORE", "other", "other", "shared"])) }
+                if round % 15 == 0 { _ = try c.command(argv(["SPOP", "other", "3"])) }
+            }
         }
-        XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
-        XCTAssertEqual(failures.all, [])
+        XCTAssertEqual(failures, [])
         for key in ["shared", "other"] {
             guard case .integer(let card) = try run("SCARD", key), let listed = try members(key) else { return XCTFail() }
             XCTAssertEqual(Int(card), listed.count)

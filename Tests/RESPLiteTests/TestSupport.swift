@@ -255,3 +255,23 @@ func waitForBlockedClients(_ server: TestServer, atLeast count: Int, file: Stati
     let reached = try eventually { Int(try infoField(observer, section: "clients", "blocked_clients") ?? "") ?? 0 >= count }
     XCTAssertTrue(reached, "\(count) blocked client(s) within 10 s", file: file, line: line)
 }
+
+/// Runs `workers` threads, each with its own connection to `port`, and waits for them at most
+/// `timeoutSeconds`. Returns the errors they met ("worker: error"); empty when all went well,
+/// and a line of its own when they did not finish in time.
+func runWorkers(port: Int, _ workers: Int, timeoutSeconds: Double = 60,
+                _ body: @escaping (_ worker: Int, _ client: RESPClient) throws -> Void) -> [String] {
+    let group = DispatchGroup()
+    let failures = ConcurrencyTests.ErrorBox()
+    for worker in 0..<workers {
+        group.enter()
+        Thread {
+            defer { group.leave() }
+            do {
+                try body(worker, try RESPClient(port: port))
+            } catch { failures.add("\(worker): \(error)") }
+        }.start()
+    }
+    if group.wait(timeout: .now() + timeoutSeconds) == .timedOut { failures.add("workers still running after \(timeoutSeconds) s") }
+    return failures.all
+}
