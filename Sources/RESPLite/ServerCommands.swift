@@ -359,6 +359,8 @@ enum ServerCommands {
             ("page_count", try storage.connection.scalar("PRAGMA page_count") ?? "?"),
             ("freelist_count", try storage.connection.scalar("PRAGMA freelist_count") ?? "?"),
             ("wal_bytes", String(storage.walBytes)), ("checkpoints", String(storage.checkpointsDone)),
+            ("vfs", WALBuffer.vfsName ?? "default"),
+            ("wal_frames_buffered", String(WALBuffer.statistics.frames)), ("wal_buffer_writes", String(WALBuffer.statistics.writes)),
             ("keys", String(try storage.keyCount(now: currentTimeMillis()))),
         ]
         for (type, count) in try storage.keyCountsByType() { lines.append(("keys_\(type.name)", String(count))) }

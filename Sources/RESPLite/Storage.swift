@@ -62,20 +62,46 @@ func sqliteMemoryUsed(_ connection: SQLiteConnection) -> Int64 {
 
 // MARK: - Connection and statements
 
+/// The WAL write buffer of the "resplite" VFS (CShims/walbuffer.c): SQLite writes each WAL
+/// frame as two writes; the VFS hands a transaction's frames to the file in one write (in
+/// chunks of 128 KB), and the commit frame before COMMIT returns.
+enum WALBuffer {
+    /// The VFS the connections open with, nil if it could not be registered.
+    static var vfsName: String? { SQLiteConnection.walBufferVFS }
+
+    /// Frames gathered and writes issued since the process started (all connections).
+    static var statistics: (frames: UInt64, writes: UInt64) {
+        var frames: UInt64 = 0
+        var writes: UInt64 = 0
+        cshim_wal_buffer_statistics(&frames, &writes)
+        return (frames, writes)
+    }
+
+    /// Test hook: the next `count` buffer writes fail with SQLITE_IOERR_WRITE.
+    static func failNextWrites(_ count: Int) { cshim_wal_buffer_fail_next_writes(Int32(count)) }
+}
+
 final class SQLiteConnection {
     let handle: OpaquePointer
     private var statements: [Statement] = []
 
     /// Once per process, before the first connection: SQLite's memory statistics cost a global
-    /// mutex on every allocation, and INFO reads the heap from malloc instead.
-    private static let configured: Void = { _ = cshim_sqlite_disable_memory_statistics() }()
+    /// mutex on every allocation, and INFO reads the heap from malloc instead; and the
+    /// "resplite" VFS (CShims/walbuffer.c: one write per transaction's WAL frames) is
+    /// registered. nil if it could not be, or if `RESPLITE_WAL_BUFFER=off` (for A/B
+    /// measurements and diagnosis): then connections use the default VFS.
+    static let walBufferVFS: String? = {
+        _ = cshim_sqlite_disable_memory_statistics()
+        if ProcessInfo.processInfo.environment["RESPLITE_WAL_BUFFER"] == "off" { return nil }
+        return cshim_sqlite_register_wal_buffer_vfs() == SQLITE_OK ? CSHIM_WAL_BUFFER_VFS_NAME : nil
+    }()
 
     init(path: String, readOnly: Bool = false) throws {
-        _ = SQLiteConnection.configured
+        let vfs = SQLiteConnection.walBufferVFS
         var pointer: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
             | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-        let result = sqlite3_open_v2(path, &pointer, flags, nil)
+        let result = sqlite3_open_v2(path, &pointer, flags, vfs)
         guard result == SQLITE_OK, let pointer else {
             let message = pointer.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let pointer { sqlite3_close_v2(pointer) }

@@ -111,6 +111,118 @@ final class DurabilityTests: XCTestCase {
         XCTAssertLessThan(walBytes, 64 * 1024 * 1024 + 1_000_000)
     }
 
+    // MARK: The WAL write buffer ("resplite" VFS, CShims/walbuffer.c)
+
+    private func walConnection(_ path: String) throws -> SQLiteConnection {
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0")
+        return connection
+    }
+
+    /// The database and its WAL as they are in the files now, as a crash would leave them,
+    /// opened elsewhere: SQLite rebuilds the WAL index from the WAL file alone.
+    private func crashCopy(of path: String) throws -> SQLiteConnection {
+        let copy = makeTemporaryDirectory() + "/copy.db"
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        try FileManager.default.copyItem(atPath: path + "-wal", toPath: copy + "-wal")
+        return try SQLiteConnection(path: copy)
+    }
+
+    private static let rows2000 = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
+
+    /// A transaction's frames reach the WAL file in one write per 128 KB, not two per page,
+    /// and they are in the file when COMMIT returns.
+    func testATransactionsWalFramesReachTheFileInOneWrite() throws {
+        XCTAssertEqual(WALBuffer.vfsName, "resplite")
+        let path = makeTemporaryDirectory() + "/wal.db"
+        let writer = try walConnection(path)
+        defer { writer.close() }
+        try writer.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
+        let before = WALBuffer.statistics
+        try writer.execute("""
+            BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60)
+            INSERT INTO t SELECT i, randomblob(1000) FROM n; COMMIT
+            """)
+        let frames = WALBuffer.statistics.frames - before.frames
+        let writes = WALBuffer.statistics.writes - before.writes
+        XCTAssertGreaterThanOrEqual(frames, 15, "60 KB of rows fill at least 15 pages of 4 KB")
+        XCTAssertGreaterThanOrEqual(writes, 1)
+        XCTAssertLessThanOrEqual(writes, frames * 4_120 / 131_071 + 1, "frames \(frames)")
+        let reader = try SQLiteConnection(path: path, readOnly: true)
+        defer { reader.close() }
+        XCTAssertEqual(try reader.scalar("SELECT count(*) FROM t"), "60")
+        let copy = try crashCopy(of: path)
+        defer { copy.close() }
+        XCTAssertEqual(try copy.scalar("SELECT count(*) FROM t"), "60")
+    }
+
+    /// Transactions larger than the page cache write frames before COMMIT, read them back,
+    /// overwrite them (SQLite then rewrites their checksums) or roll them back: through the
+    /// buffer every committed byte is in the file and nothing rolled back is.
+    func testWalBufferKeepsSpillsRewritesAndRollbacksExact() throws {
+        let path = makeTemporaryDirectory() + "/spill.db"
+        let writer = try walConnection(path)
+        defer { writer.close() }
+        try writer.execute("PRAGMA cache_size=10; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
+        try writer.execute("""
+            BEGIN; \(Self.rows2000) INSERT INTO t SELECT i, zeroblob(500) FROM n;
+            UPDATE t SET v = CAST(printf('%0500d', id) AS BLOB); COMMIT
+            """)
+        func check(_ connection: SQLiteConnection, rows: Int, extraBytes: Int) throws {
+            XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t"), String(rows))
+            XCTAssertEqual(try connection.scalar("SELECT sum(length(v)) FROM t"), String(2_000 * 500 + extraBytes))
+            XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t WHERE id <= 2000 AND v != CAST(printf('%0500d', id) AS BLOB)"), "0")
+            XCTAssertEqual(try connection.scalar("PRAGMA integrity_check"), "ok")
+        }
+        // Right after COMMIT, before any other operation could write a late frame out.
+        let early = try crashCopy(of: path)
+        defer { early.close() }
+        try check(early, rows: 2_000, extraBytes: 0)
+        try writer.execute("BEGIN; UPDATE t SET v = zeroblob(700); DELETE FROM t WHERE id > 1000; ROLLBACK")
+        try writer.execute("INSERT INTO t VALUES (2001, CAST('last' AS BLOB))")
+        let reader = try SQLiteConnection(path: path, readOnly: true)
+        defer { reader.close() }
+        let copy = try crashCopy(of: path)
+        defer { copy.close() }
+        for connection in [reader, copy] { try check(connection, rows: 2_001, extraBytes: 4) }
+    }
+
+    /// A WAL write that fails fails its COMMIT: nothing of it is visible or recovered, and the
+    /// connection goes on.
+    func testAFailedWalWriteFailsTheCommit() throws {
+        let path = makeTemporaryDirectory() + "/fail.db"
+        let writer = try walConnection(path)
+        defer { writer.close() }
+        try writer.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB); INSERT INTO t VALUES (1, 'kept')")
+        WALBuffer.failNextWrites(1)
+        XCTAssertThrowsError(try writer.execute("BEGIN; INSERT INTO t VALUES (2, 'lost'); COMMIT"))
+        if writer.inTransaction { try writer.execute("ROLLBACK") }
+        try writer.execute("INSERT INTO t VALUES (3, 'kept')")
+        let reader = try SQLiteConnection(path: path, readOnly: true)
+        defer { reader.close() }
+        let copy = try crashCopy(of: path)
+        defer { copy.close() }
+        for connection in [writer, reader, copy] {
+            XCTAssertEqual(try connection.scalar("SELECT group_concat(id) FROM t"), "1,3")
+        }
+    }
+
+    /// The same failure under the server: the write answers an error, nothing acknowledged
+    /// is lost, the server goes on.
+    func testAFailedWalWriteAnswersAnErrorAndLosesNothing() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        XCTAssertEqual(try client.run("SET", "a", "1"), ok)
+        WALBuffer.failNextWrites(1)
+        let reply = try client.run("SET", "b", "2")
+        XCTAssertTrue(errorText(reply)?.hasPrefix("ERR") ?? false, "\(reply)")
+        XCTAssertEqual(try client.run("SET", "c", "3"), ok)
+        let expected = RESPValue.array([bulk("1"), .null, bulk("3")])
+        XCTAssertEqual(try client.run("MGET", "a", "b", "c"), expected)
+        try server.restart()
+        XCTAssertEqual(try server.client().run("MGET", "a", "b", "c"), expected)
+    }
+
     /// Every pragma template opens, serves and persists.
     func testEveryPragmaTemplateWorks() throws {
         for template in PragmaTemplate.allCases {

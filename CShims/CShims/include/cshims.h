@@ -32,4 +32,13 @@ uint64_t cshim_heap_in_use(void);
 // SQLite's memory statistics off (a global mutex on every allocation); before any connection.
 int cshim_sqlite_disable_memory_statistics(void);
 
+// The "resplite" SQLite VFS (walbuffer.c): the default VFS with each transaction's WAL frames
+// written in one write. Registered once (not as the default), before connections open with it.
+#define CSHIM_WAL_BUFFER_VFS_NAME "resplite"
+int cshim_sqlite_register_wal_buffer_vfs(void);
+// Frames gathered and writes issued by the VFS's WAL buffers since the process started.
+void cshim_wal_buffer_statistics(uint64_t *frames, uint64_t *writes);
+// Test hook: the next `count` buffer writes fail with SQLITE_IOERR_WRITE instead of writing.
+void cshim_wal_buffer_fail_next_writes(int count);
+
 #endif
