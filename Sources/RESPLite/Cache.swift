@@ -5,7 +5,7 @@
 //     SQLite's update hook (installed by Storage), so an entry never outlives its row.
 //  2. FLUSH (SQLite's truncate optimisation skips the hook) and every rollback clear the whole
 //     cache, so nothing uncommitted survives a failed command or batch.
-//  3. String writes are written through after the row is written (and the hook ran).
+//  3. Entries are made by reads (a key's metadata, a string's value); a write evicts them.
 // Owned by the loop thread. Lookups hash the request bytes in place (no allocation).
 
 import Foundation
@@ -13,9 +13,12 @@ import Foundation
 /// Limits and switch of the hot cache.
 public struct CacheOptions: Sendable {
     public var enabled = true
-    /// Most entries kept (the original's default: 50,000).
-    public var maxEntries = 50_000
-    /// Most bytes of keys and values kept (the original's default: 64 MB).
+    /// Most entries kept. The original's 50,000 held half of redis-benchmark's 100,000 keys
+    /// (`-P 16` GET at hit ratio 0.50: 0.41–0.49× Redis; with all of them cached 0.93×), so
+    /// the byte limit governs by default: 64 MB is about 250,000 small strings.
+    public var maxEntries = 500_000
+    /// Most bytes kept: keys, values and `HotCache.entryOverheadBytes` per entry, so that it
+    /// bounds the process memory the cache takes (the original's default: 64 MB).
     public var maxBytes = 64 * 1024 * 1024
     /// Strings larger than this are not cached (one huge value must not flush the cache).
     public var maxValueBytes = 256 * 1024
@@ -38,6 +41,11 @@ final class HotCache {
         var next: Int32 = -1
         var bytes: Int
     }
+
+    /// Memory an entry takes besides its key and value bytes (slot, array headers, hash
+    /// bucket, id index, allocator rounding). Measured: 94,904 entries of 16-byte keys and
+    /// 64-byte values grew the process by 25.8 MB, ~272 bytes each.
+    static let entryOverheadBytes = 192
 
     let options: CacheOptions
     private var slots: [Slot] = []
@@ -100,7 +108,7 @@ final class HotCache {
     /// Stores what was just read from, or written to, SQLite.
     func put(_ key: ByteView, _ entry: CachedKey) {
         if let value = entry.value, value.count > options.maxValueBytes { remove(key); return }
-        let size = key.count + (entry.value?.count ?? 0) + 64
+        let size = key.count + (entry.value?.count ?? 0) + Self.entryOverheadBytes
         guard size <= options.maxBytes else { return }
         let hash = Self.hash(key)
         if let found = find(key, hash: hash) {

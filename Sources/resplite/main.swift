@@ -57,7 +57,7 @@ struct RESPLiteCommand: ParsableCommand {
     @Flag(name: .customLong("cache"), inversion: .prefixedNo, help: "The hot cache of key metadata and string values.")
     var cacheEnabled = true
 
-    @Option(name: .customLong("cache-max-entries"), help: "Hot cache entries at most. Default 50000.")
+    @Option(name: .customLong("cache-max-entries"), help: "Hot cache entries at most. Default 500000 (the byte limit governs).")
     var cacheMaxEntries: Int?
 
     @Option(name: .customLong("cache-max-bytes"), help: "Hot cache bytes at most. Default 67108864 (64 MB).")

@@ -102,6 +102,46 @@ final class IntegrationTests: XCTestCase {
         XCTAssertEqual(events, ["__keyevent@0__:hset=h", "__keyevent@0__:lpush=l", "__keyevent@0__:zadd=z", "__keyevent@0__:sadd=s"])
     }
 
+    /// The cache's limits hold: entries, bytes (keys, values and the per-entry overhead), and
+    /// values over the size limit are not kept; every read still answers from SQLite.
+    func testHotCacheStaysWithinItsLimits() throws {
+        func cacheInfo(_ client: RESPClient) throws -> [String: Int] {
+            var fields: [String: Int] = [:]
+            for line in (try client.run("CACHE.INFO").string ?? "").split(separator: "\r\n") {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                if parts.count == 2, let value = Int(parts[1]) { fields[String(parts[0])] = value }
+            }
+            return fields
+        }
+        let value = String(repeating: "v", count: 1_000)
+        let byEntries = try TestServer(configure: { $0.cache.maxEntries = 100 })
+        let byBytes = try TestServer(configure: { $0.cache.maxBytes = 50_000; $0.cache.maxValueBytes = 2_000 })
+        for server in [byEntries, byBytes] {
+            let c = try server.client()
+            let keys = (0..<300).map { "limit:\($0)" }
+            XCTAssertTrue(try c.pipeline(keys.map { [Array("SET".utf8), Array($0.utf8), Array(value.utf8)] }).allSatisfy { $0 == ok })
+            XCTAssertEqual(try c.run("SET", "huge", String(repeating: "h", count: 3_000)), ok)
+            for _ in 0..<2 {
+                XCTAssertEqual(try c.pipeline(keys.map { [Array("GET".utf8), Array($0.utf8)] }), keys.map { _ in bulk(value) })
+            }
+            XCTAssertEqual(try c.run("STRLEN", "huge"), int(3_000))
+            let info = try cacheInfo(c)
+            let entries = info["entries"] ?? -1, bytes = info["bytes"] ?? -1
+            XCTAssertLessThanOrEqual(entries, info["max_entries"] ?? 0, "\(info)")
+            XCTAssertLessThanOrEqual(bytes, info["max_bytes"] ?? 0, "\(info)")
+            XCTAssertGreaterThanOrEqual(info["evictions"] ?? 0, 300, "\(info)")
+            XCTAssertGreaterThan(entries, 0, "\(info)")
+            // Each entry is accounted with its key, value and overhead.
+            XCTAssertGreaterThanOrEqual(bytes, entries * (1_000 + HotCache.entryOverheadBytes), "\(info)")
+        }
+        // A string over maxValueBytes is never kept: reading it twice misses twice.
+        let c = try byBytes.client()
+        let before = try cacheInfo(c)["misses"] ?? 0
+        _ = try c.run("GET", "huge")
+        _ = try c.run("GET", "huge")
+        XCTAssertEqual((try cacheInfo(c)["misses"] ?? 0) - before, 2)
+    }
+
     /// The same random commands against a server with the hot cache and one without: every
     /// reply is identical, and the cache was used.
     func testHotCacheNeverChangesAReply() throws {
