@@ -106,12 +106,7 @@ final class IntegrationTests: XCTestCase {
     /// values over the size limit are not kept; every read still answers from SQLite.
     func testHotCacheStaysWithinItsLimits() throws {
         func cacheInfo(_ client: RESPClient) throws -> [String: Int] {
-            var fields: [String: Int] = [:]
-            for line in (try client.run("CACHE.INFO").string ?? "").split(separator: "\r\n") {
-                let parts = line.split(separator: ":", maxSplits: 1)
-                if parts.count == 2, let value = Int(parts[1]) { fields[String(parts[0])] = value }
-            }
-            return fields
+            infoFields(try client.run("CACHE.INFO")).compactMapValues { Int($0) }
         }
         let value = String(repeating: "v", count: 1_000)
         let byEntries = try TestServer(configure: { $0.cache.maxEntries = 100 })
@@ -194,10 +189,9 @@ final class IntegrationTests: XCTestCase {
                 break
             }
         }
-        let info = try a.run("CACHE.INFO").string ?? ""
-        XCTAssertTrue(info.contains("enabled:1"), info)
-        let hits = Int(info.split(separator: "\r\n").first { $0.hasPrefix("hits:") }?.dropFirst(5) ?? "0") ?? 0
-        XCTAssertGreaterThan(hits, 100, "the cache served reads: \(info)")
+        let info = infoFields(try a.run("CACHE.INFO"))
+        XCTAssertEqual(info["enabled"], "1", "\(info)")
+        XCTAssertGreaterThan(Int(info["hits"] ?? "") ?? 0, 100, "the cache served reads: \(info)")
         XCTAssertTrue((try b.run("CACHE.INFO").string ?? "").contains("enabled:0"))
     }
 }

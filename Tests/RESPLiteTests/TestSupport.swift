@@ -239,13 +239,19 @@ func eventually(timeoutSeconds: Double = 10, pollMs: UInt32 = 20, _ condition: (
     return try condition()
 }
 
+/// The `name:value` lines of an INFO-style reply (INFO, CACHE.INFO, SQLITE.INFO, MEMORY.INFO).
+func infoFields(_ reply: RESPValue) -> [String: String] {
+    var fields: [String: String] = [:]
+    for line in (reply.string ?? "").split(whereSeparator: \.isNewline) {
+        guard let colon = line.firstIndex(of: ":") else { continue }
+        fields[String(line[..<colon])] = String(line[line.index(after: colon)...])
+    }
+    return fields
+}
+
 /// A field of `INFO section`, read through `client`.
 func infoField(_ client: RESPClient, section: String, _ name: String) throws -> String? {
-    guard case .bulk(let bytes) = try client.command("INFO", section) else { return nil }
-    for line in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline) where line.hasPrefix(name + ":") {
-        return String(line.dropFirst(name.count + 1))
-    }
-    return nil
+    infoFields(try client.command("INFO", section))[name]
 }
 
 /// Waits until the server reports at least `count` blocked clients (INFO clients).
