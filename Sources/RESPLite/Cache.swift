@@ -37,6 +37,8 @@ final class HotCache {
         var key: [UInt8]
         var entry: CachedKey
         var hash: Int
+        /// Its position in `buckets` (fixed until a rehash), so removal needs no probe.
+        var bucket: Int32 = -1
         var previous: Int32 = -1
         var next: Int32 = -1
         var bytes: Int
@@ -86,10 +88,8 @@ final class HotCache {
         while true {
             let slot = buckets[bucket]
             if slot == -1 { return nil }
-            if slot >= 0 {
-                let candidate = slots[Int(slot)]
-                if candidate.hash == hash && key.equals(candidate.key) { return (bucket, slot) }
-            }
+            // Fields read in place: copying the Slot would retain and release its arrays.
+            if slot >= 0 && slots[Int(slot)].hash == hash && key.equals(slots[Int(slot)].key) { return (bucket, slot) }
             bucket = (bucket + 1) & bucketMask
         }
     }
@@ -135,6 +135,7 @@ final class HotCache {
             while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
             if buckets[bucket] == -2 { tombstones -= 1 }
             buckets[bucket] = index
+            slots[Int(index)].bucket = Int32(bucket)
             idToSlot[entry.record.id] = index
             count += 1
             bytes += size
@@ -184,12 +185,10 @@ final class HotCache {
 
     private func removeSlot(_ slot: Int32) {
         let index = Int(slot)
-        let key = slots[index].key
-        let found = key.withByteView { find($0, hash: slots[index].hash) }
-        if let found {
-            buckets[found.bucket] = -2
-            tombstones += 1
-        }
+        let bucket = Int(slots[index].bucket)
+        assert(buckets[bucket] == slot, "a slot's bucket points back at it")
+        buckets[bucket] = -2
+        tombstones += 1
         unlink(slot)
         idToSlot[slots[index].entry.record.id] = nil
         count -= 1
@@ -207,6 +206,7 @@ final class HotCache {
             var bucket = slots[Int(slot)].hash & bucketMask
             while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
             buckets[bucket] = slot
+            slots[Int(slot)].bucket = Int32(bucket)
             slot = slots[Int(slot)].next
         }
     }
