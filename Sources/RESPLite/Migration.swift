@@ -494,6 +494,21 @@ enum CopyOutcome {
     case failed(String)
 }
 
+extension RESPClient {
+    /// Walks the server's keyspace with `SCAN cursor COUNT count`, a page at a time, until the
+    /// cursor is back at 0 or `page` returns false.
+    func scanPages(count: Int = 1000, _ page: ([[UInt8]]) throws -> Bool) throws {
+        var cursor = "0"
+        repeat {
+            let reply = try command("SCAN", cursor, "COUNT", String(count))
+            guard let parts = reply.elements, parts.count == 2, let next = parts[0].textValue,
+                  let items = parts[1].elements else { return }
+            cursor = next
+            guard try page(items.compactMap { $0.bytesValue }) else { return }
+        } while cursor != "0"
+    }
+}
+
 extension RESPValue {
     var bytesValue: [UInt8]? {
         switch self {

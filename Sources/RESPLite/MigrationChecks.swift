@@ -69,14 +69,11 @@ public enum MigrationChecks {
            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("redis_version:") }) {
             report.redisVersion = String(line.dropFirst("redis_version:".count))
         }
-        var cursor = "0"
         var keys: [[UInt8]] = []
-        repeat {
-            let reply = try client.command("SCAN", cursor, "COUNT", "1000")
-            guard let parts = reply.elements, parts.count == 2, let next = parts[0].textValue, let items = parts[1].elements else { break }
-            keys.append(contentsOf: items.compactMap { $0.bytesValue })
-            cursor = next
-        } while cursor != "0" && keys.count < sample
+        try client.scanPages { page in
+            keys.append(contentsOf: page)
+            return keys.count < sample
+        }
         keys = Array(keys.prefix(sample))
         let replies = try client.pipeline(keys.map { [Array("TYPE".utf8), $0] })
         for reply in replies {
@@ -218,14 +215,9 @@ public enum MigrationChecks {
         defer { destination.close() }
         var report = VerifyReport()
         var generator = SplitMix(seed: seed == 0 ? UInt64(currentTimeMillis()) : seed)
-        var cursor = "0"
         var mismatchCount = 0
-        repeat {
-            let reply = try client.command("SCAN", cursor, "COUNT", "1000")
-            guard let parts = reply.elements, parts.count == 2, let next = parts[0].textValue, let items = parts[1].elements else { break }
-            cursor = next
-            for item in items {
-                guard let key = item.bytesValue else { continue }
+        try client.scanPages { keys in
+            for key in keys {
                 if fraction < 1, Double(generator.next() % 1_000_000) / 1_000_000 >= fraction { continue }
                 guard let expected = try sourceCanonical(client, key) else { continue }  // gone meanwhile
                 if !["string", "hash", "set", "list", "zset"].contains(expected.type) { continue }
@@ -253,7 +245,8 @@ public enum MigrationChecks {
                     }
                 }
             }
-        } while cursor != "0"
+            return true
+        }
         if mismatchCount > report.mismatches.count {
             report.mismatches.append("... and \(mismatchCount - report.mismatches.count) more")
         }

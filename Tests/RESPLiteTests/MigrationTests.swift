@@ -55,15 +55,27 @@ private func fillSource(_ client: RESPClient, count: Int, large: Int = 2500) thr
 }
 
 /// All keys of a Redis-protocol server (SCAN).
+/// Starts `resplite-import bulk` from the local Redis on `port` into `path`, in the background;
+/// its standard error goes to `errorLog` (or nowhere).
+private func startBulk(_ tool: String, runId: String, port: Int, path: String, _ options: [String],
+                       errorLog: String? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = ["bulk", "--run-id", runId, "--from", "redis://127.0.0.1:\(port)", "--to", path] + options
+    process.standardOutput = FileHandle.nullDevice
+    if let errorLog {
+        FileManager.default.createFile(atPath: errorLog, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: errorLog)
+    } else {
+        process.standardError = FileHandle.nullDevice
+    }
+    try process.run()
+    return process
+}
+
 private func allKeys(_ client: RESPClient) throws -> [[UInt8]] {
-    var cursor = "0"
     var keys: [[UInt8]] = []
-    repeat {
-        let reply = try client.command("SCAN", cursor, "COUNT", "1000")
-        guard let parts = reply.elements, parts.count == 2, let next = parts[0].textValue, let items = parts[1].elements else { break }
-        keys.append(contentsOf: items.compactMap { $0.bytesValue })
-        cursor = next
-    } while cursor != "0"
+    try client.scanPages { keys.append(contentsOf: $0); return true }
     return keys
 }
 
@@ -251,13 +263,8 @@ final class MigrationTests: XCTestCase {
         let source = try sourceClient(redis)
         try fillSource(source, count: 20_000, large: 0)
         let path = directory + "/kill.db"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["bulk", "--run-id", "k", "--from", "redis://127.0.0.1:\(redis.port)", "--to", path,
-                             "--scan-count", "100", "--batch-keys", "300", "--max-rps", "8000"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startBulk(tool, runId: "k", port: redis.port, path: path,
+                                    ["--scan-count", "100", "--batch-keys", "300", "--max-rps", "8000"])
         XCTAssertTrue(eventually(timeoutSeconds: 10) { scannedSoFar(path, "k") > 1000 })
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -279,15 +286,9 @@ final class MigrationTests: XCTestCase {
         let source = try sourceClient(redis)
         try fillSource(source, count: 10_000, large: 0)
         let path = directory + "/int.db"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["bulk", "--run-id", "i", "--from", "redis://127.0.0.1:\(redis.port)", "--to", path,
-                             "--scan-count", "100", "--max-rps", "5000", "--max-concurrency", "50"]
         let errorLog = directory + "/int.err"
-        FileManager.default.createFile(atPath: errorLog, contents: nil)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: errorLog)
-        try process.run()
+        let process = try startBulk(tool, runId: "i", port: redis.port, path: path,
+                                    ["--scan-count", "100", "--max-rps", "5000", "--max-concurrency", "50"], errorLog: errorLog)
         XCTAssertTrue(eventually(timeoutSeconds: 10) { scannedSoFar(path, "i") > 500 },
                       "importer: \((try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? "")")
         kill(process.processIdentifier, SIGINT)
