@@ -20,17 +20,8 @@ private func encoded(_ args: [String]) -> [UInt8] {
 /// Sends `data` on a fresh connection and reads every byte until the server closes it (or
 /// `timeoutMs` passes). Raw bytes, so replies are compared exactly, byte for byte.
 private func rawExchange(port: Int, _ data: [UInt8], timeoutMs: Int = 5_000) throws -> (reply: [UInt8], closed: Bool) {
-    let fd = socket(AF_INET, SocketConstants.stream | SocketConstants.closeOnExec, 0)
-    guard fd >= 0 else { throw ClientError(message: "socket failed") }
+    let fd = try connectLoopback(port: port, timeoutMs: timeoutMs)
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw ClientError(message: "connect to \(port) failed") }
     var sent = 0
     while sent < data.count {
         let written = data.withUnsafeBytes { send(fd, $0.baseAddress! + sent, data.count - sent, SocketConstants.noSignal) }

@@ -21,23 +21,7 @@ final class HostileSocket {
     /// `receiveBuffer`: SO_RCVBUF set before connecting (a small one makes a non-reader's
     /// backlog pile up on the server, not in the kernel).
     init(port: Int, receiveBuffer: Int32? = nil, timeoutMs: Int = 5_000) throws {
-        fd = socket(AF_INET, SocketConstants.stream | SocketConstants.closeOnExec, 0)
-        guard fd >= 0 else { throw ClientError(message: "socket failed") }
-        if var size = receiveBuffer {
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        }
-        setTimeout(ms: timeoutMs)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else {
-            Glibc.close(fd)
-            throw ClientError(message: "connect failed: \(String(cString: strerror(errno)))")
-        }
+        fd = try connectLoopback(port: port, receiveBuffer: receiveBuffer, timeoutMs: timeoutMs)
     }
 
     func setTimeout(ms: Int) {

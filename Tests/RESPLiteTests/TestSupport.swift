@@ -239,6 +239,32 @@ func eventually(timeoutSeconds: Double = 10, pollMs: UInt32 = 20, _ condition: (
     return try condition()
 }
 
+/// A blocking TCP socket connected to 127.0.0.1:`port`, with send and receive timeouts and,
+/// if given, SO_RCVBUF set before connecting. The caller closes it.
+func connectLoopback(port: Int, receiveBuffer: Int32? = nil, timeoutMs: Int = 5_000) throws -> Int32 {
+    let fd = socket(AF_INET, SocketConstants.stream | SocketConstants.closeOnExec, 0)
+    guard fd >= 0 else { throw ClientError(message: "socket failed") }
+    if var size = receiveBuffer {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+    var timeout = timeval(tv_sec: timeoutMs / 1000, tv_usec: (timeoutMs % 1000) * 1000)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard result == 0 else {
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        throw ClientError(message: "connect to \(port) failed: \(reason)")
+    }
+    return fd
+}
+
 /// The `name:value` lines of an INFO-style reply (INFO, CACHE.INFO, SQLITE.INFO, MEMORY.INFO).
 func infoFields(_ reply: RESPValue) -> [String: String] {
     var fields: [String: String] = [:]
