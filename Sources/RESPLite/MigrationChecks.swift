@@ -173,32 +173,28 @@ public enum MigrationChecks {
             if let expiresAt, expiresAt <= now { return nil }
             let stringValue = lookup.isNull(3) ? [] : lookup.bytes(3).array
             lookup.reset()
-            var items: [[UInt8]] = []
+            /// The key's member rows as items; unordered collections sorted.
+            func members(_ sql: StaticString, ordered: Bool = false, _ item: (Statement) -> [UInt8]) throws -> [[UInt8]] {
+                let rows = try storage.cached(sql)
+                rows.bind(1, id)
+                defer { rows.reset() }
+                var items: [[UInt8]] = []
+                while try rows.step() { items.append(item(rows)) }
+                return ordered ? items : items.sorted { $0.lexicographicallyPrecedes($1) }
+            }
+            let items: [[UInt8]]
             switch type {
             case .string?: items = [stringValue]
             case .hash?:
-                let rows = try storage.cached("SELECT field, value FROM redis_hashes WHERE key_id = ?1")
-                rows.bind(1, id)
-                while try rows.step() { items.append(rows.bytes(0).array + [0] + rows.bytes(1).array) }
-                rows.reset()
-                items.sort { $0.lexicographicallyPrecedes($1) }
+                items = try members("SELECT field, value FROM redis_hashes WHERE key_id = ?1") { $0.bytes(0).array + [0] + $0.bytes(1).array }
             case .set?:
-                let rows = try storage.cached("SELECT member FROM redis_sets WHERE key_id = ?1")
-                rows.bind(1, id)
-                while try rows.step() { items.append(rows.bytes(0).array) }
-                rows.reset()
-                items.sort { $0.lexicographicallyPrecedes($1) }
+                items = try members("SELECT member FROM redis_sets WHERE key_id = ?1") { $0.bytes(0).array }
             case .list?:
-                let rows = try storage.cached("SELECT value FROM redis_lists WHERE key_id = ?1 ORDER BY seq")
-                rows.bind(1, id)
-                while try rows.step() { items.append(rows.bytes(0).array) }
-                rows.reset()
+                items = try members("SELECT value FROM redis_lists WHERE key_id = ?1 ORDER BY seq", ordered: true) { $0.bytes(0).array }
             case .zset?:
-                let rows = try storage.cached("SELECT member, score FROM redis_zsets WHERE key_id = ?1")
-                rows.bind(1, id)
-                while try rows.step() { items.append(rows.bytes(0).array + [0] + Array(String(rows.double(1)).utf8)) }
-                rows.reset()
-                items.sort { $0.lexicographicallyPrecedes($1) }
+                items = try members("SELECT member, score FROM redis_zsets WHERE key_id = ?1") {
+                    $0.bytes(0).array + [0] + Array(String($0.double(1)).utf8)
+                }
             case nil: return Canonical(type: "unknown", items: [], expiresAt: expiresAt)
             }
             return Canonical(type: type!.name, items: items, expiresAt: expiresAt)
