@@ -105,7 +105,7 @@ final class HotCache {
         return slots[Int(found.slot)].entry
     }
 
-    /// Stores what was just read from, or written to, SQLite.
+    /// Stores what was just read from SQLite.
     func put(_ key: ByteView, _ entry: CachedKey) {
         if let value = entry.value, value.count > options.maxValueBytes { remove(key); return }
         let size = key.count + (entry.value?.count ?? 0) + Self.entryOverheadBytes

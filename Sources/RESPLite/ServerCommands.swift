@@ -352,6 +352,7 @@ enum ServerCommands {
     /// SQLITE.INFO → the database file, SQLite and the key counts by type.
     static func sqliteInfo(_ c: CommandCall) throws {
         let storage = c.engine.storage
+        let walBuffer = WALBuffer.statistics
         var lines: [(String, String)] = [
             ("path", storage.path), ("sqlite_version", storage.sqliteVersion), ("schema_version", String(Schema.version)),
             ("pragma_template", storage.template.rawValue), ("journal_mode", storage.journalMode),
@@ -360,7 +361,7 @@ enum ServerCommands {
             ("freelist_count", try storage.connection.scalar("PRAGMA freelist_count") ?? "?"),
             ("wal_bytes", String(storage.walBytes)), ("checkpoints", String(storage.checkpointsDone)),
             ("vfs", WALBuffer.vfsName ?? "default"),
-            ("wal_frames_buffered", String(WALBuffer.statistics.frames)), ("wal_buffer_writes", String(WALBuffer.statistics.writes)),
+            ("wal_frames_buffered", String(walBuffer.frames)), ("wal_buffer_writes", String(walBuffer.writes)),
             ("keys", String(try storage.keyCount(now: currentTimeMillis()))),
         ]
         for (type, count) in try storage.keyCountsByType() { lines.append(("keys_\(type.name)", String(count))) }
