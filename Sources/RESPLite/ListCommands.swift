@@ -1,12 +1,15 @@
 // List commands (Redis t_list.c): table entries and handlers.
 //
 // Storage (spec/schema.md, "Lists"): one row per element in `redis_lists(key_id, seq, value)`
-// with UNIQUE(key_id, seq). Sequences are dense: element i of a list is at `head + i`, where
-// `head` is the smallest seq of the key (one seek of the unique index) and the length is
-// `redis_keys.count`. Pushes take `head - 1` or `head + count`, pops delete at either end: no
-// renumbering. LINDEX/LSET are one seek. LINSERT, LREM and LTRIM keep the sequences dense by
-// renumbering one side of the list once per command (the shorter side where there is a
-// choice), through free space beyond the list's ends because SQLite checks UNIQUE row by row.
+// with UNIQUE(key_id, seq); seqs increase from head to tail, the length is `redis_keys.count`.
+// Pushes take `head - 1` or `tail + 1`, pops delete a range at either end: no renumbering.
+// A list is dense (`ListSpan.isDense`: element i at `head + i`, so LINDEX/LSET/LRANGE seek
+// the unique index) unless an LREM left a gap: LREM renumbers only when at most
+// `ListLimits.renumberMaxRows` rows move, because each moved row costs two index updates;
+// in a list with gaps, a position is found by counting index entries from the nearer end,
+// as Redis walks its own list. LINSERT takes a free seq next to the pivot, else moves the
+// shorter side by one; renumbering parks rows beyond the list's ends first, because SQLite
+// checks UNIQUE row by row.
 
 import Foundation
 
@@ -58,25 +61,93 @@ func normalizedRange(start: Int64, end: Int64, length: Int64) -> (Int64, Int64)?
 
 enum ListEnd { case head, tail }
 
+public enum ListLimits {
+    /// LREM closes the gap it leaves by renumbering when at most this many rows move (the
+    /// shorter side of a dense list, or a whole list this short); each moved row costs two
+    /// index updates, so a longer side keeps its gap and positions count rows from then on.
+    public static let renumberMaxRows: Int64 = 32
+}
+
 /// SQL that tests inspect with EXPLAIN QUERY PLAN (the statements the commands run).
 enum ListSQL {
     /// The head of a list: the first entry of the key's (key_id, seq) index range.
     static let head: StaticString = "SELECT seq FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT 1"
-    /// One element by seq (LINDEX, LMOVE).
+    /// The tail of a list: the last entry of that range.
+    static let tail: StaticString = "SELECT seq FROM redis_lists WHERE key_id = ?1 ORDER BY seq DESC LIMIT 1"
+    /// One element by seq (LINDEX, LSET).
     static let element: StaticString = "SELECT value FROM redis_lists WHERE key_id = ?1 AND seq = ?2"
-    /// A range of elements by seq (LRANGE, pops).
+    /// A range of elements by seq (LRANGE).
     static let range: StaticString = "SELECT value FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq"
+    /// LREM: the first ?3 rows equal to ?2 from the head, or from the tail (-1: all).
+    static let removeFromHead: StaticString = """
+        DELETE FROM redis_lists WHERE rowid IN (
+            SELECT rowid FROM redis_lists WHERE key_id = ?1 AND value = ?2 ORDER BY seq LIMIT ?3) RETURNING seq
+        """
+    static let removeFromTail: StaticString = """
+        DELETE FROM redis_lists WHERE rowid IN (
+            SELECT rowid FROM redis_lists WHERE key_id = ?1 AND value = ?2 ORDER BY seq DESC LIMIT ?3) RETURNING seq
+        """
+    /// The first ?2 rows from the head, or from the tail (pops, LMOVE, LPOS with gaps).
+    static let fromHead: StaticString = "SELECT seq, value FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT ?2"
+    static let fromTail: StaticString = "SELECT seq, value FROM redis_lists WHERE key_id = ?1 ORDER BY seq DESC LIMIT ?2"
+    /// The seq of the row ?2 rows after the head, or before the tail (positions in a list with
+    /// gaps: the index entries are counted, the rows are not read).
+    static let offsetFromHead: StaticString = "SELECT seq FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT 1 OFFSET ?2"
+    static let offsetFromTail: StaticString = "SELECT seq FROM redis_lists WHERE key_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2"
+}
+
+/// Where a list's rows lie: the seqs of its first and last rows, and its length
+/// (`redis_keys.count`). Dense when there is no gap: element i is at `head + i`.
+struct ListSpan {
+    let id: Int64
+    let head: Int64
+    let tail: Int64
+    let count: Int64
+
+    var isDense: Bool { tail - head + 1 == count }
 }
 
 // MARK: - Storage operations on lists
 
 extension Storage {
-    /// The smallest seq of a list (its head). Lists are dense: element i is at head + i.
+    /// The smallest seq of a list (its head); 0 for no rows.
     func listHead(_ id: Int64) throws -> Int64 {
-        let statement = try cached(ListSQL.head)
+        try listEndSeq(ListSQL.head, id)
+    }
+
+    /// The largest seq of a list (its tail); 0 for no rows.
+    func listTail(_ id: Int64) throws -> Int64 {
+        try listEndSeq(ListSQL.tail, id)
+    }
+
+    private func listEndSeq(_ sql: StaticString, _ id: Int64) throws -> Int64 {
+        let statement = try cached(sql)
         statement.bind(1, id)
         defer { statement.reset() }
         guard try statement.step() else { return 0 }
+        return statement.int64(0)
+    }
+
+    /// Head, tail and length of an existing list: two seeks of the (key_id, seq) index.
+    func listSpan(_ record: KeyRecord) throws -> ListSpan {
+        assert(record.count > 0, "a list key has at least one element")
+        let span = ListSpan(id: record.id, head: try listHead(record.id), tail: try listTail(record.id), count: record.count)
+        assert(span.tail - span.head + 1 >= span.count, "seqs are unique")
+        return span
+    }
+
+    /// The seq of element `position` (0 ≤ position < count): `head + position` in a dense
+    /// list; with gaps, the index entries are counted from the nearer end (Redis walks its
+    /// list from the nearer end too), so at most count / 2 entries are stepped over.
+    func listSeq(at position: Int64, in span: ListSpan) throws -> Int64 {
+        assert(position >= 0 && position < span.count, "position inside the list")
+        if span.isDense { return span.head + position }
+        let fromTail = position >= span.count / 2
+        let statement = try cached(fromTail ? ListSQL.offsetFromTail : ListSQL.offsetFromHead)
+        statement.bind(1, span.id)
+        statement.bind(2, fromTail ? span.count - 1 - position : position)
+        defer { statement.reset() }
+        guard try statement.step() else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
         return statement.int64(0)
     }
 
@@ -99,13 +170,11 @@ extension Storage {
         try statement.run()
     }
 
-    /// A statement stepping the values with seq in [from, to], ascending or descending. The
-    /// caller steps it and reads `bytes(0)`; it is tracked, so the views stay valid until
-    /// the end of the command or the next use.
-    func listRangeStatement(_ id: Int64, from: Int64, to: Int64, descending: Bool) throws -> Statement {
-        let statement = descending
-            ? try cached("SELECT value FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC")
-            : try cached(ListSQL.range)
+    /// A statement stepping the values with seq in [from, to] in order. The caller steps it
+    /// and reads `bytes(0)`; it is tracked, so the views stay valid until the end of the
+    /// command or the next use.
+    func listRangeStatement(_ id: Int64, from: Int64, to: Int64) throws -> Statement {
+        let statement = try cached(ListSQL.range)
         statement.reset()
         trackUntilEndOfCommand(statement)
         statement.bind(1, id)
@@ -179,10 +248,43 @@ extension Storage {
         }
     }
 
+    /// Whether a row holds `seq` (one seek).
+    func listHasElement(_ id: Int64, seq: Int64) throws -> Bool {
+        let statement = try cached(ListSQL.element)
+        statement.bind(1, id)
+        statement.bind(2, seq)
+        defer { statement.reset() }
+        return try statement.step()
+    }
+
+    /// Renumbers a whole list (rows in [head, tail], with gaps) densely from `head`: every row
+    /// is parked above the tail at its target plus an offset, then moved down to its target.
+    func listRenumber(_ id: Int64, head: Int64, tail: Int64) throws {
+        try willWrite()
+        let park = tail + 1 - head
+        let renumber = try cached("""
+            UPDATE redis_lists SET seq = r.target FROM (
+                SELECT rowid AS rid, ?3 + row_number() OVER (ORDER BY seq) AS target
+                FROM redis_lists WHERE key_id = ?1 AND seq > ?2) AS r
+            WHERE redis_lists.rowid = r.rid
+            """)
+        renumber.bind(1, id)
+        renumber.bind(2, head - 1)
+        renumber.bind(3, head - 1 + park)
+        try renumber.run()
+        let back = try cached("UPDATE redis_lists SET seq = seq - ?3 WHERE key_id = ?1 AND seq > ?2")
+        back.bind(1, id)
+        back.bind(2, tail)
+        back.bind(3, park)
+        try back.run()
+    }
+
     /// Appends values at one end of a list (creating it); returns the new length.
     func listPush(_ record: KeyRecord, values: ArraySlice<ByteView>, at end: ListEnd, now: Int64) throws -> Int64 {
-        let head = record.count == 0 ? 0 : try listHead(record.id)
-        var next = end == .head ? head - 1 : head + record.count
+        // An empty list starts at seq 0 (RPUSH) or -1 (LPUSH).
+        var next: Int64
+        if end == .head { next = (record.count == 0 ? 0 : try listHead(record.id)) - 1 }
+        else { next = (record.count == 0 ? -1 : try listTail(record.id)) + 1 }
         for value in values {
             try listInsert(record.id, seq: next, value)
             next += end == .head ? -1 : 1
@@ -254,13 +356,21 @@ enum ListCommands {
     /// caller) and removes them.
     static func popElements(_ c: CommandCall, _ record: KeyRecord, end: ListEnd, take: Int64, now: Int64) throws {
         let storage = c.engine.storage
-        let head = try storage.listHead(record.id)
-        let tail = head + record.count - 1
-        let (from, to) = end == .head ? (head, head + take - 1) : (tail - take + 1, tail)
-        let rows = try storage.listRangeStatement(record.id, from: from, to: to, descending: end == .tail)
-        while try rows.step() { c.reply.bulk(rows.bytes(0)) }
+        let rows = try storage.cached(end == .head ? ListSQL.fromHead : ListSQL.fromTail)
+        rows.bind(1, record.id)
+        rows.bind(2, take)
+        defer { rows.reset() }
+        // The rows read are the seqs between the first and the last one read: one range delete.
+        var first: Int64? = nil, last: Int64 = 0, read: Int64 = 0
+        while try rows.step() {
+            if first == nil { first = rows.int64(0) }
+            last = rows.int64(0)
+            read += 1
+            c.reply.bulk(rows.bytes(1))
+        }
         rows.reset()
-        try storage.listDeleteRange(record.id, from: from, to: to)
+        guard let first, read == take else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
+        try storage.listDeleteRange(record.id, from: min(first, last), to: max(first, last))
         try storage.adjustCount(id: record.id, by: -take, now: now)
     }
 
@@ -304,8 +414,9 @@ enum ListCommands {
             c.reply.arrayHeader(0)
             return
         }
-        let head = try storage.listHead(record.id)
-        let rows = try storage.listRangeStatement(record.id, from: head + first, to: head + last, descending: false)
+        let span = try storage.listSpan(record)
+        let rows = try storage.listRangeStatement(record.id, from: try storage.listSeq(at: first, in: span),
+                                                  to: try storage.listSeq(at: last, in: span))
         c.reply.arrayHeader(Int(last - first + 1))
         while try rows.step() { c.reply.bulk(rows.bytes(0)) }
         rows.reset()
@@ -315,10 +426,10 @@ enum ListCommands {
     static func seq(of index: Int64, _ record: KeyRecord, storage: Storage) throws -> Int64? {
         let position = index < 0 ? index &+ record.count : index
         guard position >= 0 && position < record.count else { return nil }
-        return try storage.listHead(record.id) + position
+        return try storage.listSeq(at: position, in: try storage.listSpan(record))
     }
 
-    /// LINDEX key index (two seeks of the unique index: head, then head + index).
+    /// LINDEX key index (dense list: seeks of the unique index for head, tail, head + index).
     static func lindex(_ c: CommandCall) throws {
         let index = try c.integer(2)
         let storage = c.engine.storage
@@ -372,22 +483,12 @@ enum ListCommands {
         // qualifies (the first match from the tail).
         let fromTail = rank < 0
         let skip: Int64 = rank == .min ? 0 : abs(rank) - 1
-        let head = try storage.listHead(record.id)
-        let tail = head + record.count - 1
+        let span = try storage.listSpan(record)
         let scanned = maxlen == 0 ? record.count : min(maxlen, record.count)
-        let (from, to) = fromTail ? (tail - scanned + 1, tail) : (head, head + scanned - 1)
-        let statement = fromTail
-            ? try storage.cached("SELECT seq FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 AND value = ?4 ORDER BY seq DESC LIMIT ?5 OFFSET ?6")
-            : try storage.cached("SELECT seq FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 AND value = ?4 ORDER BY seq LIMIT ?5 OFFSET ?6")
-        statement.bind(1, record.id)
-        statement.bind(2, from)
-        statement.bind(3, to)
-        statement.bind(4, c.args[2])
-        statement.bind(5, count.map { $0 == 0 ? -1 : $0 } ?? 1)
-        statement.bind(6, skip)
-        defer { statement.reset() }
-        var positions: [Int64] = []
-        while try statement.step() { positions.append(statement.int64(0) - head) }
+        let limit = count.map { $0 == 0 ? Int64.max : $0 } ?? 1
+        let positions = span.isDense
+            ? try densePositions(storage, span, c.args[2], fromTail: fromTail, scanned: scanned, skip: skip, limit: limit)
+            : try scannedPositions(storage, span, c.args[2], fromTail: fromTail, scanned: scanned, skip: skip, limit: limit)
         if count != nil {
             c.reply.arrayHeader(positions.count)
             for position in positions { c.reply.integer(position) }
@@ -396,6 +497,48 @@ enum ListCommands {
         } else {
             c.reply.null()
         }
+    }
+
+    /// LPOS in a dense list: the matches are found inside SQLite, position = seq - head.
+    static func densePositions(_ storage: Storage, _ span: ListSpan, _ element: ByteView, fromTail: Bool,
+                               scanned: Int64, skip: Int64, limit: Int64) throws -> [Int64] {
+        let (from, to) = fromTail ? (span.tail - scanned + 1, span.tail) : (span.head, span.head + scanned - 1)
+        let statement = fromTail
+            ? try storage.cached("SELECT seq FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 AND value = ?4 ORDER BY seq DESC LIMIT ?5 OFFSET ?6")
+            : try storage.cached("SELECT seq FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 AND value = ?4 ORDER BY seq LIMIT ?5 OFFSET ?6")
+        statement.bind(1, span.id)
+        statement.bind(2, from)
+        statement.bind(3, to)
+        statement.bind(4, element)
+        statement.bind(5, limit == .max ? -1 : limit)
+        statement.bind(6, skip)
+        defer { statement.reset() }
+        var positions: [Int64] = []
+        while try statement.step() { positions.append(statement.int64(0) - span.head) }
+        return positions
+    }
+
+    /// LPOS in a list with gaps: the first `scanned` rows from one end are stepped in order
+    /// and counted (Redis' own walk), comparing each value here.
+    static func scannedPositions(_ storage: Storage, _ span: ListSpan, _ element: ByteView, fromTail: Bool,
+                                 scanned: Int64, skip: Int64, limit: Int64) throws -> [Int64] {
+        let rows = try storage.cached(fromTail ? ListSQL.fromTail : ListSQL.fromHead)
+        rows.bind(1, span.id)
+        rows.bind(2, scanned)
+        defer { rows.reset() }
+        var positions: [Int64] = []
+        var index: Int64 = 0, matched: Int64 = 0
+        while try rows.step() {
+            if rows.bytes(1) == element {
+                matched += 1
+                if matched > skip {
+                    positions.append(fromTail ? span.count - 1 - index : index)
+                    if Int64(positions.count) == limit { break }
+                }
+            }
+            index += 1
+        }
+        return positions
     }
 
     // MARK: Writes in place
@@ -431,21 +574,24 @@ enum ListCommands {
             c.reply.ok()
             return
         }
-        let head = try storage.listHead(record.id)
-        let tail = head + record.count - 1
+        let span = try storage.listSpan(record)
         if let (first, last) = normalizedRange(start: start, end: stop, length: record.count) {
-            try storage.listDeleteRange(record.id, from: head, to: head + first - 1)
-            try storage.listDeleteRange(record.id, from: head + last + 1, to: tail)
+            let kept = (from: try storage.listSeq(at: first, in: span), to: try storage.listSeq(at: last, in: span))
+            try storage.listDeleteRange(record.id, from: span.head, to: kept.from - 1)
+            try storage.listDeleteRange(record.id, from: kept.to + 1, to: span.tail)
             try storage.adjustCount(id: record.id, by: -(record.count - (last - first + 1)), now: now)
         } else {
-            try storage.listDeleteRange(record.id, from: head, to: tail)
+            try storage.listDeleteRange(record.id, from: span.head, to: span.tail)
             try storage.adjustCount(id: record.id, by: -record.count, now: now)
         }
         c.reply.ok()
     }
 
     /// LREM key count element: count > 0 from the head, < 0 from the tail, 0 all. The
-    /// matches are compared inside SQLite; one range delete, then one compaction.
+    /// matches are found and deleted inside SQLite by one statement (one walk from the chosen
+    /// end, as Redis walks its list). The gap they leave is closed only when that is cheap: a
+    /// dense list whose shorter side has at most `listRenumberMaxRows` rows, or a list left
+    /// with at most that many; otherwise positions count rows from then on (`ListSpan`).
     static func lrem(_ c: CommandCall) throws {
         let count = try c.integer(2)
         let storage = c.engine.storage
@@ -454,30 +600,13 @@ enum ListCommands {
             c.reply.integer(0)
             return
         }
-        let head = try storage.listHead(record.id)
-        let tail = head + record.count - 1
-        var from = head, to = tail
-        if count != 0 {
-            // The seq of the |count|-th match bounds the delete.
-            let statement = count > 0
-                ? try storage.cached("SELECT seq FROM redis_lists WHERE key_id = ?1 AND value = ?2 AND seq >= ?3 ORDER BY seq LIMIT 1 OFFSET ?4")
-                : try storage.cached("SELECT seq FROM redis_lists WHERE key_id = ?1 AND value = ?2 AND seq <= ?3 ORDER BY seq DESC LIMIT 1 OFFSET ?4")
-            statement.bind(1, record.id)
-            statement.bind(2, c.args[3])
-            statement.bind(3, count > 0 ? head : tail)
-            statement.bind(4, count == .min ? Int64.max : abs(count) - 1)
-            defer { statement.reset() }
-            if try statement.step() {
-                if count > 0 { to = statement.int64(0) } else { from = statement.int64(0) }
-            }
-            statement.reset()
-        }
+        let span = try storage.listSpan(record)
         try storage.willWrite()
-        let delete = try storage.cached("DELETE FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3 AND value = ?4 RETURNING seq")
+        let delete = try storage.cached(count >= 0 ? ListSQL.removeFromHead : ListSQL.removeFromTail)
         delete.bind(1, record.id)
-        delete.bind(2, from)
-        delete.bind(3, to)
-        delete.bind(4, c.args[3])
+        delete.bind(2, c.args[3])
+        // LIMIT -1: no limit (count 0, and LLONG_MIN, which Redis also treats as "all").
+        delete.bind(3, count == 0 || count == .min ? -1 : abs(count))
         var removed: Int64 = 0
         var first = Int64.max, last = Int64.min
         defer { delete.reset() }
@@ -488,17 +617,24 @@ enum ListCommands {
             last = max(last, seq)
         }
         delete.reset()
-        if removed > 0 {
-            if removed < record.count {
-                try storage.listCompact(record.id, first: first, last: last, head: head, tail: tail)
-            }
-            try storage.adjustCount(id: record.id, by: -removed, now: now)
+        guard removed > 0 else {
+            c.reply.integer(0)
+            return
         }
+        let remaining = record.count - removed
+        let limit = storage.listRenumberMaxRows
+        if remaining > 0 && span.isDense && min(span.tail - first, last - span.head) - (removed - 1) <= limit {
+            try storage.listCompact(record.id, first: first, last: last, head: span.head, tail: span.tail)
+        } else if remaining > 0 && remaining <= limit {
+            try storage.listRenumber(record.id, head: span.head, tail: span.tail)
+        }
+        try storage.adjustCount(id: record.id, by: -removed, now: now)
         c.reply.integer(removed)
     }
 
     /// LINSERT key BEFORE|AFTER pivot element → new length, -1 without the pivot, 0 for a
-    /// missing key. The shorter side moves by one to make room.
+    /// missing key. The new element takes the free seq next to the pivot where the list has a
+    /// gap there; otherwise the shorter side moves by one to make room.
     static func linsert(_ c: CommandCall) throws {
         let after: Bool
         if c.args[2].equalsLower("after") { after = true }
@@ -520,12 +656,14 @@ enum ListCommands {
         }
         let pivot = find.int64(0)
         find.reset()
-        let head = try storage.listHead(record.id)
-        let tail = head + record.count - 1
+        let span = try storage.listSpan(record)
+        let (head, tail) = (span.head, span.tail)
         // The new element goes between `left` and `left + 1`.
         let left = after ? pivot : pivot - 1
         let newSeq: Int64
-        if left - head + 1 <= tail - left {
+        if !span.isDense, try !storage.listHasElement(record.id, seq: after ? pivot + 1 : pivot - 1) {
+            newSeq = after ? pivot + 1 : pivot - 1
+        } else if left - head + 1 <= tail - left {
             try storage.listShift(record.id, from: head, to: left, by: -1, head: head, tail: tail)
             newSeq = left
         } else {
@@ -567,22 +705,22 @@ enum ListCommands {
         }
         let sameKey = c.args[1] == c.args[2]
         if !sameKey { _ = try storage.collectionForRead(c.args[2], type: .list, now: now) }
-        let head = try storage.listHead(source.id)
-        let tail = head + source.count - 1
-        let seq = from == .head ? head : tail
-        let read = try storage.cached(ListSQL.element)
+        let read = try storage.cached(from == .head ? ListSQL.fromHead : ListSQL.fromTail)
         read.bind(1, source.id)
-        read.bind(2, seq)
+        read.bind(2, Int64(1))
         defer { read.reset() }
-        guard try read.step() else { throw SQLiteError(code: 1, message: "list element missing") }
-        let value = read.bytes(0).array
+        guard try read.step() else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
+        let seq = read.int64(0)
+        let value = read.bytes(1).array
         read.reset()
         try storage.listDeleteRange(source.id, from: seq, to: seq)
         if sameKey {
-            // Without the element the list spans [head + 1, tail] or [head, tail - 1].
+            // Back into its own seq when it returns to the same end (or was the only element),
+            // else one beyond the other end.
             let newSeq: Int64
-            if to == .head { newSeq = from == .head ? head : head - 1 }
-            else { newSeq = from == .head ? tail + 1 : tail }
+            if to == from || source.count == 1 { newSeq = seq }
+            else if to == .head { newSeq = try storage.listHead(source.id) - 1 }
+            else { newSeq = try storage.listTail(source.id) + 1 }
             try value.withByteView { try storage.listInsert(source.id, seq: newSeq, $0) }
             try storage.adjustCount(id: source.id, by: 0, now: now)
         } else {

@@ -41,6 +41,8 @@ public struct ServerOptions: Sendable {
     public var blockingLimits = BlockingLimits()
     /// The hot cache of key metadata and string values.
     public var cache = CacheOptions()
+    /// LREM renumbers at most this many list rows to close the gap it leaves (spec/commands.md, "Storage of a list").
+    public var listRenumberMaxRows = ListLimits.renumberMaxRows
 
     public init() {}
 
@@ -205,6 +207,7 @@ public final class RESPLiteServer: @unchecked Sendable {
                 RESPLITE_REQUIREPASS), or bind 127.0.0.1. *****
                 """)
         }
+        storage.listRenumberMaxRows = options.listRenumberMaxRows
         let engine = Engine(storage: storage, options: options, logger: logger)
         let core = ServerCore(engine: engine, protocolLimits: options.protocolLimits,
                               networkLimits: options.networkLimits, logger: logger)

@@ -368,7 +368,7 @@ enum Schema {
         ) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS redis_lists (
             key_id INTEGER NOT NULL,
-            seq    INTEGER NOT NULL,                 -- position: dense from the head
+            seq    INTEGER NOT NULL,                 -- order from the head (gaps allowed)
             value  BLOB    NOT NULL,
             UNIQUE (key_id, seq)
         );
@@ -474,6 +474,10 @@ final class Storage {
     /// about a fifth of a small key's copy.
     var savepointPerCommand = true
 
+    /// LREM closes the gap it leaves in a list by renumbering rows only when at most this many
+    /// move (`ServerOptions.listRenumberMaxRows`); beyond, the list keeps its gaps.
+    var listRenumberMaxRows: Int64 = ListLimits.renumberMaxRows
+
     /// Whether the group transaction is open.
     private(set) var inBatch = false
 
@@ -505,7 +509,8 @@ final class Storage {
             if serverChecks && sqlite3_db_readonly(connection.handle, "main") == 1 {
                 throw SQLiteError(code: SQLITE_READONLY, message: "database file is read-only (\(path)); the server needs to write it")
             }
-            let pragmas = template.pragmas(with: overrides)
+            // page_size only takes on a new file and before journal_mode=WAL writes page 1.
+            let pragmas = template.pragmas(with: overrides).sorted { $0.0 == "page_size" && $1.0 != "page_size" }
             for (name, value) in pragmas {
                 try connection.execute("PRAGMA \(name)=\(value)")
             }

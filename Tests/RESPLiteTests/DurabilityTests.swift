@@ -233,6 +233,20 @@ final class DurabilityTests: XCTestCase {
         }
     }
 
+    /// `--pragma page_size=N` takes effect on a new file (it is applied before journal_mode=WAL
+    /// writes the first page); an existing file keeps its page size.
+    func testPageSizeOverrideAppliesToNewFiles() throws {
+        let server = try TestServer(configure: { $0.pragmaOverrides = [("page_size", "1024")] })
+        let client = try server.client()
+        XCTAssertEqual(try client.run("SET", "p", "v"), ok)
+        XCTAssertEqual(infoFields(try client.run("SQLITE.INFO"))["page_size"], "1024")
+        server.options.pragmaOverrides = [("page_size", "8192")]
+        try server.restart()
+        let again = try server.client()
+        XCTAssertEqual(infoFields(try again.run("SQLITE.INFO"))["page_size"], "1024")
+        XCTAssertEqual(try again.run("GET", "p"), bulk("v"))
+    }
+
     /// The schema carries its version and a file from an older version is upgraded in place.
     func testSchemaVersionIsRecorded() throws {
         let server = try TestServer()

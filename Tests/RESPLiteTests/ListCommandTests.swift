@@ -11,14 +11,17 @@ final class ListZSetDifferential {
     let redisServer: RedisServerProcess
     let redis: RESPClient
     var compared = 0
+    /// Server options of every RESPLite server this runner starts.
+    let configure: (inout ServerOptions) -> Void
 
-    init() throws {
+    init(configure: @escaping (inout ServerOptions) -> Void = { _ in }) throws {
+        self.configure = configure
         redisServer = try RedisServerProcess()
         redis = try redisServer.client()
     }
 
     func run(_ name: String, _ steps: [[String]], file: StaticString = #filePath, line: UInt = #line) throws {
-        let liteServer = try TestServer()
+        let liteServer = try TestServer(configure: configure)
         let runner = DifferentialRunner(redis: redis, lite: try liteServer.client(), liteServer: liteServer)
         try runner.run(name, steps)
         for mismatch in runner.mismatches { XCTFail(mismatch, file: file, line: line) }
@@ -27,10 +30,19 @@ final class ListZSetDifferential {
     }
 }
 
-func withListZSetRunner(_ body: (ListZSetDifferential) throws -> Void, file: StaticString = #filePath, line: UInt = #line) throws {
-    let differential = try ListZSetDifferential()
+func withListZSetRunner(configure: @escaping (inout ServerOptions) -> Void = { _ in }, _ body: (ListZSetDifferential) throws -> Void,
+                         file: StaticString = #filePath, line: UInt = #line) throws {
+    let differential = try ListZSetDifferential(configure: configure)
     try body(differential)
     XCTAssertGreaterThan(differential.compared, 0, file: file, line: line)
+}
+
+/// Runs list steps twice: with the default renumbering (LREM keeps short lists dense) and
+/// with `listRenumberMaxRows` 0, so that every LREM away from the ends leaves a gap and the
+/// positional commands run their gap paths (rows counted from the nearer end).
+func withEachListLayout(_ body: (ListZSetDifferential) throws -> Void, file: StaticString = #filePath, line: UInt = #line) throws {
+    try withListZSetRunner(body, file: file, line: line)
+    try withListZSetRunner(configure: { $0.listRenumberMaxRows = 0 }, body, file: file, line: line)
 }
 
 /// The plan SQLite chooses for a statement, one detail line per step.
@@ -88,7 +100,7 @@ final class ListCommandTests: XCTestCase {
     }
 
     func testEditsMatchRedis() throws {
-        try withListZSetRunner { r in
+        try withEachListLayout { r in
             try r.run("lrem", [
                 ["RPUSH", "l", "a", "b", "a", "c", "a", "b", "a"],
                 ["LREM", "l", "2", "a"], ["LRANGE", "l", "0", "-1"], ["LREM", "l", "-1", "a"], ["LRANGE", "l", "0", "-1"],
@@ -127,7 +139,7 @@ final class ListCommandTests: XCTestCase {
     }
 
     func testMovesAndMultiPopMatchRedis() throws {
-        try withListZSetRunner { r in
+        try withEachListLayout { r in
             try r.run("lmove", [
                 ["RPUSH", "s", "a", "b", "c"], ["LMOVE", "s", "d", "LEFT", "RIGHT"], ["LMOVE", "s", "d", "RIGHT", "LEFT"],
                 ["LRANGE", "s", "0", "-1"], ["LRANGE", "d", "0", "-1"], ["LMOVE", "s", "d", "left", "left"],
@@ -183,7 +195,7 @@ final class ListCommandTests: XCTestCase {
     /// LREM/LINSERT/LTRIM on a longer list keep the sequences dense (LINDEX of every position
     /// agrees with LRANGE), against Redis.
     func testRenumberingKeepsPositionsExact() throws {
-        try withListZSetRunner { r in
+        try withEachListLayout { r in
             var steps: [[String]] = [["RPUSH", "l"] + (0..<60).map { String($0 % 7) }]
             steps += [["LREM", "l", "3", "2"], ["LREM", "l", "-2", "5"], ["LINSERT", "l", "BEFORE", "6", "x"],
                       ["LINSERT", "l", "AFTER", "4", "y"], ["LREM", "l", "0", "1"], ["LPUSH", "l", "h"], ["RPUSH", "l", "t"],
@@ -224,7 +236,7 @@ final class ListCommandTests: XCTestCase {
             steps.append(["LRANGE", key, "0", "-1"])
             steps.append(["LINDEX", key, i])
         }
-        try withListZSetRunner { r in try r.run("random-lists", steps) }
+        try withEachListLayout { r in try r.run("random-lists", steps) }
     }
 
     func testPersistenceAndBinaryElements() throws {
@@ -295,6 +307,74 @@ final class ListCommandTests: XCTestCase {
         XCTAssertEqual(try consistencyProblems(server.databasePath), [])
     }
 
+    /// LREM in the middle of a long list leaves a gap instead of renumbering ~5,000 rows; every
+    /// positional command stays exact on the list with gaps (checked against a model of the
+    /// list), LINSERT next to a gap takes the free seq without moving rows, and an LREM near
+    /// an end still renumbers its few rows, so the list stays dense.
+    func testLongListKeepsGapsAfterMiddleRemoval() throws {
+        let server = try TestServer()
+        let client = try server.client(timeoutMs: 60_000)
+        var model = (0..<10_000).map(String.init)
+        _ = try client.pipeline([lzWords("RPUSH", "l") + model.map { Array($0.utf8) }])
+        func layout() throws -> (rows: Int64, span: Int64) {
+            let connection = try SQLiteConnection(path: server.databasePath, readOnly: true)
+            defer { connection.close() }
+            let rows = Int64(try connection.scalar("SELECT count(*) FROM redis_lists") ?? "") ?? -1
+            let span = Int64(try connection.scalar("SELECT max(seq) - min(seq) + 1 FROM redis_lists") ?? "") ?? -1
+            return (rows, span)
+        }
+        func seqOf(_ value: String) throws -> String? {
+            let connection = try SQLiteConnection(path: server.databasePath, readOnly: true)
+            defer { connection.close() }
+            return try connection.scalar("SELECT seq FROM redis_lists WHERE value = x'\(Array(value.utf8).map { String(format: "%02x", $0) }.joined())'")
+        }
+        func checkPositions(_ label: String) throws {
+            for position in [0, 1, 2, 4_990, 4_998, 4_999, 5_000, 5_001, model.count / 2, model.count - 2, model.count - 1] {
+                XCTAssertEqual(try client.run("LINDEX", "l", String(position)), bulk(model[position]), "\(label) LINDEX \(position)")
+                XCTAssertEqual(try client.run("LINDEX", "l", String(position - model.count)), bulk(model[position]), "\(label) LINDEX -")
+            }
+            XCTAssertEqual(try client.run("LRANGE", "l", "4990", "5010"), bulks(Array(model[4_990...5_010])), label)
+            XCTAssertEqual(try client.run("LRANGE", "l", "-7", "-1"), bulks(Array(model.suffix(7))), label)
+            XCTAssertEqual(try client.run("LLEN", "l"), int(Int64(model.count)), label)
+        }
+
+        // Near the head: three rows renumbered, still dense.
+        XCTAssertEqual(try client.run("LREM", "l", "1", "3"), int(1))
+        model.remove(at: 3)
+        XCTAssertEqual(try layout().rows, try layout().span)
+        // The middle: a gap stays.
+        XCTAssertEqual(try client.run("LREM", "l", "1", "5000"), int(1))
+        model.remove(at: model.firstIndex(of: "5000")!)
+        XCTAssertEqual(try layout().rows, 9_998)
+        XCTAssertEqual(try layout().span, 9_999)
+        try checkPositions("one gap")
+        XCTAssertEqual(try client.run("LPOS", "l", "6000"), int(Int64(model.firstIndex(of: "6000")!)))
+        XCTAssertEqual(try client.run("LPOS", "l", "20", "RANK", "-1"), int(Int64(model.firstIndex(of: "20")!)))
+        XCTAssertEqual(try client.run("LSET", "l", "7000", "s"), ok)
+        model[7000] = "s"
+        // More gaps from the tail side, then LINSERT into a gap: the tail's seq does not move.
+        XCTAssertEqual(try client.run("LREM", "l", "-2", "s"), int(1))
+        model.remove(at: 7000)
+        let tailSeq = try seqOf("9999")
+        XCTAssertEqual(try client.run("LINSERT", "l", "AFTER", "4999", "g"), int(Int64(model.count + 1)))
+        model.insert("g", at: model.firstIndex(of: "4999")! + 1)
+        XCTAssertEqual(try seqOf("9999"), tailSeq)
+        XCTAssertEqual(try layout().rows + 1, try layout().span)  // the gap at 5000 is filled, 7000's stays
+        try checkPositions("gaps")
+        XCTAssertEqual(try client.run("LTRIM", "l", "2", "-3"), ok)
+        model = Array(model[2..<(model.count - 2)])
+        XCTAssertEqual(try client.run("LPOP", "l", "2"), bulks(Array(model.prefix(2))))
+        XCTAssertEqual(try client.run("RPOP", "l", "2"), bulks(Array(model.suffix(2).reversed())))
+        model = Array(model[2..<(model.count - 2)])
+        XCTAssertEqual(try client.run("LMOVE", "l", "l", "LEFT", "RIGHT"), bulk(model[0]))
+        model.append(model.removeFirst())
+        XCTAssertEqual(try client.run("RPUSH", "l", "t"), int(Int64(model.count + 1)))
+        model.append("t")
+        try checkPositions("after trims")
+        XCTAssertEqual(try client.run("LRANGE", "l", "0", "-1"), bulks(model))
+        XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+    }
+
     /// A 200,000-element list: the statements behind LINDEX/LSET/pushes and pops seek the
     /// (key_id, seq) index (asserted on SQLite's plan), and middle positions are exact.
     func testLargeListUsesIndexSeeks() throws {
@@ -323,7 +403,8 @@ final class ListCommandTests: XCTestCase {
         XCTAssertEqual(try client.run("RPOP", "big"), bulk("199999"))
         XCTAssertEqual(try consistencyProblems(server.databasePath), [])
 
-        for sql in [ListSQL.head, ListSQL.element, ListSQL.range] {
+        for sql in [ListSQL.head, ListSQL.tail, ListSQL.element, ListSQL.range, ListSQL.fromHead, ListSQL.fromTail,
+                    ListSQL.offsetFromHead, ListSQL.offsetFromTail, ListSQL.removeFromHead, ListSQL.removeFromTail] {
             let plan = try listZSetQueryPlan(server.databasePath, sql)
             XCTAssertTrue(plan.contains { $0.hasPrefix("SEARCH redis_lists USING") && $0.contains("(key_id=?") }, "\(sql): \(plan)")
             XCTAssertFalse(plan.contains { $0.contains("TEMP B-TREE") || $0.hasPrefix("SCAN") }, "\(sql): \(plan)")
