@@ -90,7 +90,9 @@ public struct CommandCall {
     let client: Client
     let engine: Engine
 
-    public var reply: ReplyWriter { client.reply }
+    /// The client's reply writer, made once per command (handlers write to it in loops; HELLO,
+    /// which switches the protocol, takes a new one from the client).
+    public let reply: ReplyWriter
     public var argumentCount: Int { args.count }
     /// The command's name as the table spells it (lowercase), for error texts.
     public let name: String

@@ -105,7 +105,7 @@ enum ConnectionCommands {
         if let newName { try validateName(newName, what: "Client names") }
         if let newName { c.client.name = newName.string }
         c.client.resp3 = version == 3
-        let reply = c.reply
+        let reply = c.client.reply  // in the protocol just chosen
         reply.mapHeader(7)
         reply.bulk("server"); reply.bulk("redis")
         reply.bulk("version"); reply.bulk(reportedRedisVersion)

@@ -231,7 +231,7 @@ final class Engine {
     /// own savepoint, with WATCH and keyspace-event bookkeeping after a write. Returns the
     /// failure, if any (not yet written to the client).
     private func run(_ client: Client, _ command: Command, _ args: [ByteView], ownSavepoint: Bool = true) -> Error? {
-        let call = CommandCall(args: args, client: client, engine: self, name: command.name)
+        let call = CommandCall(args: args, client: client, engine: self, reply: client.reply, name: command.name)
         if command.flags.contains(.noStorage) {
             do { try command.handler(call) } catch { return error }
             return nil

@@ -249,7 +249,8 @@ public final class ByteBuffer {
         bytes.withUnsafeBytes { append($0) }
     }
 
-    public func append(_ string: String) {
+    /// Disfavoured so that literals take the StaticString overload (no String round trip).
+    @_disfavoredOverload public func append(_ string: String) {
         var string = string
         string.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
