@@ -42,6 +42,12 @@ let zsetCommands: [Command] = [
     Command("zintercard", arity: -3, flags: [.readonly], keys: (0, 0, 0), group: "sorted_set", handler: guarded(ZSetCommands.zintercard)),
 ]
 
+enum ZSetLimits {
+    /// ZRANK in a zset larger than this guesses which side of the member is shorter and counts
+    /// that side; smaller ones count below the member (cheaper than the two seeks of a guess).
+    static let rankGuessMinMembers: Int64 = 64
+}
+
 /// SQL that tests inspect with EXPLAIN QUERY PLAN (the statements the commands run).
 enum ZSetSQL {
     static let score: StaticString = "SELECT score FROM redis_zsets WHERE key_id = ?1 AND member = ?2"
@@ -52,6 +58,11 @@ enum ZSetSQL {
     static let revRank: StaticString = """
         SELECT (SELECT count(*) FROM redis_zsets WHERE key_id = ?1 AND score > ?2)
              + (SELECT count(*) FROM redis_zsets WHERE key_id = ?1 AND score = ?2 AND member > ?3)
+        """
+    /// The smallest and the largest score: two seeks at the ends of the key's score range.
+    static let scoreBounds: StaticString = """
+        SELECT (SELECT score FROM redis_zsets WHERE key_id = ?1 ORDER BY score LIMIT 1),
+               (SELECT score FROM redis_zsets WHERE key_id = ?1 ORDER BY score DESC LIMIT 1)
         """
     static let byScore: StaticString = "SELECT member, score FROM redis_zsets WHERE key_id = ?1 AND score BETWEEN ?2 AND ?3 ORDER BY score, member LIMIT ?4 OFFSET ?5"
     static let byRank: StaticString = "SELECT member, score FROM redis_zsets WHERE key_id = ?1 ORDER BY score, member LIMIT ?2 OFFSET ?3"
@@ -258,6 +269,21 @@ extension Storage {
     }
 
     /// True if the lowest and the highest score are equal (two seeks of the score index).
+    /// Whether a score probably lies in the upper half of the zset's members: above the middle
+    /// of the smallest and largest score (a guess that is exact for evenly spread scores; it
+    /// only decides which side ZRANK counts). The largest and smallest scores themselves are
+    /// at their ends whatever the spread.
+    func zsetNearerTop(_ id: Int64, score: Double) throws -> Bool {
+        let statement = try cached(ZSetSQL.scoreBounds)
+        statement.bind(1, id)
+        defer { statement.reset() }
+        guard try statement.step() else { return false }
+        let (lowest, highest) = (statement.double(0), statement.double(1))
+        if score == highest && score != lowest { return true }
+        if score == lowest || !lowest.isFinite || !highest.isFinite { return false }
+        return score - lowest > (highest - lowest) / 2
+    }
+
     func zsetScoresAllEqual(_ id: Int64) throws -> Bool {
         let statement = try cached("""
             SELECT (SELECT score FROM redis_zsets WHERE key_id = ?1 ORDER BY score LIMIT 1)
@@ -516,6 +542,9 @@ enum ZSetCommands {
     /// Z[REV]RANK key member [WITHSCORE]: the number of entries before the member in the
     /// (key_id, score, member) index, counted over two index ranges (scores below, then
     /// equal scores with smaller members): no row is read, only index entries are counted.
+    /// In a zset of more than `ZSetLimits.rankGuessMinMembers`, the entries on the side the
+    /// member is probably nearer are counted (rank = count - 1 - entries above), guessed from
+    /// where its score lies between the smallest and largest score (two more seeks).
     static func rankGeneric(_ c: CommandCall, reverse: Bool) throws {
         guard c.argumentCount <= 4 else { throw CommandError.wrongArity(c.name) }
         var withScore = false
@@ -529,16 +558,18 @@ enum ZSetCommands {
             if withScore { c.reply.nullArray() } else { c.reply.null() }
             return
         }
-        let statement = reverse
-            ? try storage.cached(ZSetSQL.revRank)
-            : try storage.cached(ZSetSQL.rank)
+        let countAbove = record.count > ZSetLimits.rankGuessMinMembers
+            ? try storage.zsetNearerTop(record.id, score: score)
+            : reverse
+        let statement = try storage.cached(countAbove ? ZSetSQL.revRank : ZSetSQL.rank)
         statement.bind(1, record.id)
         statement.bind(2, score)
         statement.bind(3, c.args[2])
         defer { statement.reset() }
         guard try statement.step() else { throw SQLiteError(code: 1, message: "rank query returned no row") }
-        let rank = statement.int64(0)
+        let counted = statement.int64(0)
         statement.reset()
+        let rank = countAbove == reverse ? counted : record.count - 1 - counted
         if withScore {
             c.reply.arrayHeader(2)
             c.reply.integer(rank)

@@ -220,6 +220,28 @@ final class ZSetCommandTests: XCTestCase {
     }
 
     /// ZRANK WITHSCORE is Redis 7.2 (the 7.0.15 server the tests use has no such option).
+    /// ZRANK/ZREVRANK of every member of zsets above `ZSetLimits.rankGuessMinMembers`, where
+    /// the side to count is guessed from the score: evenly spread, skewed (the guess is often
+    /// wrong), tied, all equal, and with infinite scores at the ends; against Redis.
+    func testRankOfLargeZSetsMatchesRedis() throws {
+        var shapes: [String: [(String, String)]] = [:]
+        shapes["even"] = (0..<150).map { (String($0 * 3), "e\($0)") }
+        shapes["skewed"] = (0..<150).map { (String(format: "%.6f", pow(1.05, Double($0))), "s\($0)") }
+        shapes["ties"] = (0..<150).map { (String($0 / 25), "t\($0 % 7)-\($0)") }
+        shapes["equal"] = (0..<100).map { ("5", "q\($0)") }
+        shapes["infinite"] = (0..<100).map { ($0 < 10 ? "-inf" : $0 >= 90 ? "+inf" : String($0), "i\($0)") }
+        var steps: [[String]] = []
+        for (key, members) in shapes.sorted(by: { $0.key < $1.key }) {
+            steps.append(["ZADD", key] + members.flatMap { [$0.0, $0.1] })
+            for (_, member) in members {
+                steps.append(["ZRANK", key, member])
+                steps.append(["ZREVRANK", key, member])
+            }
+            steps.append(["ZRANK", key, "missing"])
+        }
+        try withListZSetRunner { r in try r.run("large-ranks", steps) }
+    }
+
     func testRankWithScoreAndRandomMembers() throws {
         try forEachBackend { server in
             let client = try server.client()
