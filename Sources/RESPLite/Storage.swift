@@ -797,6 +797,47 @@ final class Storage {
         return .value(value, expiresAt: expiresAt)
     }
 
+    enum StringForUpdate {
+        case missing
+        case wrongType
+        case value(ByteView, id: Int64)
+    }
+
+    /// A string about to be rewritten in place (INCR and its variants): its value (valid until
+    /// the rewrite) and row id. A value read from SQLite is not added to the hot cache: the
+    /// rewrite that follows would drop the entry at once.
+    func readStringForUpdate(_ key: ByteView, now: Int64) throws -> StringForUpdate {
+        if let cache, let cached = cache.get(key) {
+            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return .missing }
+            guard cached.record.type == .string else { return .wrongType }
+            if let value = cached.value {
+                // Safe: pinned until endCommand, as in readString.
+                pinnedValues.append(value)
+                return .value(value.withByteView { $0 }, id: cached.record.id)
+            }
+        }
+        let statement = lookupValueStatement
+        track(statement)
+        statement.reset()
+        statement.bind(1, key)
+        guard try statement.step() else { return .missing }
+        if let expiresAt = statement.optionalInt64(1), expiresAt <= now { return .missing }
+        guard statement.int64(0) == KeyType.string.rawValue else { return .wrongType }
+        return .value(statement.bytes(2), id: statement.int64(3))
+    }
+
+    /// Replaces the value of the live string in row `id` (from `readStringForUpdate`), keeping
+    /// its TTL: one seek by rowid instead of the upsert's key-index seek.
+    func rewriteString(id: Int64, _ value: ByteView, now: Int64) throws {
+        try willWrite()
+        let statement = try cached("UPDATE redis_keys SET value = ?2, updated_at = ?3, version = version + 1 WHERE id = ?1")
+        statement.bind(1, id)
+        statement.bind(2, value)
+        statement.bind(3, now)
+        try statement.run()
+        assert(connection.changes == 1, "the string read for update is still there")
+    }
+
     /// Writes a string, replacing any value of any type. `expiresAt` nil = no TTL, unless
     /// `keepTTL`, which keeps a live TTL of an existing string.
     @inline(__always) func writeString(_ key: ByteView, _ value: ByteView, expiresAt: Int64?, keepTTL: Bool, now: Int64) throws {

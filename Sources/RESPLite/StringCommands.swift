@@ -385,19 +385,25 @@ enum StringCommands {
         let now = currentTimeMillis()
         let storage = c.engine.storage
         var current: Int64 = 0
-        switch try storage.readString(c.args[1], now: now) {
+        var rowId: Int64? = nil
+        switch try storage.readStringForUpdate(c.args[1], now: now) {
         case .wrongType: throw CommandError.wrongType
         case .missing: break
-        case .value(let value, _):
+        case .value(let value, let id):
             guard let parsed = value.parseInt64() else { throw CommandError.notInteger }
             current = parsed
+            rowId = id
         }
         let (result, overflow) = current.addingReportingOverflow(increment)
         guard !overflow else { throw CommandError.overflow }
         let scratch = c.engine.scratch
         scratch.removeAll()
         scratch.appendDecimal(result)
-        try storage.writeString(c.args[1], ByteView(scratch.readableBytes), expiresAt: nil, keepTTL: true, now: now)
+        if let rowId {
+            try storage.rewriteString(id: rowId, ByteView(scratch.readableBytes), now: now)
+        } else {
+            try storage.writeString(c.args[1], ByteView(scratch.readableBytes), expiresAt: nil, keepTTL: true, now: now)
+        }
         c.reply.integer(result)
     }
 

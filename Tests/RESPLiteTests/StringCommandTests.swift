@@ -125,6 +125,11 @@ final class StringCommandTests: XCTestCase {
         XCTAssertEqual(try c.run("SETRANGE", "t", "0", "2"), int(2))
         XCTAssertEqual(try c.run("INCR", "t"), int(21))
         XCTAssertEqual(try c.run("DECRBY", "t", "1"), int(20))
+        // INCR on a value the hot cache holds (GET put it there) rewrites the row in place.
+        XCTAssertEqual(try c.run("GET", "t"), bulk("20"))
+        XCTAssertEqual(try c.run("INCR", "t"), int(21))
+        XCTAssertEqual(try c.run("GET", "t"), bulk("21"))
+        XCTAssertEqual(try c.run("DECR", "t"), int(20))
         XCTAssertEqual(try c.run("INCRBYFLOAT", "t", "0.5"), bulk("20.5"))
         assertPTTL(try c.run("PTTL", "t"), near: 60_000)
         // An absolute time in the past: the key is gone at once.
