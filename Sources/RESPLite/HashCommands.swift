@@ -163,18 +163,18 @@ extension Storage {
     @discardableResult
     func hashSet(_ id: Int64, _ field: ByteView, _ value: ByteView, keepTTL: Bool = false) throws -> Bool {
         try willWrite()
-        let insert = try cached(HashSQL.insert)
-        insert.bind(1, id)
-        insert.bind(2, field)
-        insert.bind(3, value)
-        try insert.run()
-        if connection.changes > 0 { return true }
         let update = try keepTTL ? cached(HashSQL.updateKeepingTTL) : cached(HashSQL.updateClearingTTL)
         update.bind(1, id)
         update.bind(2, field)
         update.bind(3, value)
         try update.run()
-        return false
+        if connection.changes > 0 { return false }
+        let insert = try cached(HashSQL.insert)
+        insert.bind(1, id)
+        insert.bind(2, field)
+        insert.bind(3, value)
+        try insert.run()
+        return true
     }
 
     /// Deletes one field; true if it existed. The caller adjusts the count.
