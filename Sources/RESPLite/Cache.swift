@@ -2,7 +2,11 @@
 // byte limits (REFERENCE.md §6). SQLite stays the source of truth; the cache never changes
 // behaviour:
 //  1. Every change of a `redis_keys` row, by any code path, reaches `invalidate(id:)` through
-//     SQLite's update hook (installed by Storage), so an entry never outlives its row.
+//     SQLite's update hook (installed by Storage), so an entry never outlives its row. The one
+//     exception is announced: a collection's count update (`Storage.adjustCount`, which changes
+//     only `count`, `updated_at` and `version`) passes `updatingInPlace` to the hook, then
+//     writes the new count and time into the entry (`adjust`), so a hot collection keeps its
+//     entry across writes.
 //  2. FLUSH (SQLite's truncate optimisation skips the hook) and every rollback clear the whole
 //     cache, so nothing uncommitted survives a failed command or batch.
 //  3. Entries are made by reads (a key's metadata, a string's value); a write evicts them.
@@ -148,11 +152,24 @@ final class HotCache {
         if tombstones > buckets.count / 4 { rehash() }
     }
 
+    /// The key row whose entry the next update hook call leaves for `adjust` to correct
+    /// (-1: none). Set only around `Storage.adjustCount`'s UPDATE.
+    var updatingInPlace: Int64 = -1
+
     /// Drops the entry of the key row `id` (SQLite's update hook).
     func invalidate(id: Int64) {
+        if id == updatingInPlace { return }
         guard let slot = idToSlot[id] else { return }
         invalidations += 1
         removeSlot(slot)
+    }
+
+    /// Writes a collection's new count and last-write time into its entry, if cached (after
+    /// the UPDATE that `updatingInPlace` announced).
+    func adjust(id: Int64, count newCount: Int64, updatedAt: Int64) {
+        guard let slot = idToSlot[id] else { return }
+        slots[Int(slot)].entry.record.count = newCount
+        slots[Int(slot)].entry.record.updatedAt = updatedAt
     }
 
     func remove(_ key: ByteView) {

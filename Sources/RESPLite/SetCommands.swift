@@ -129,8 +129,9 @@ enum SetCommands {
         for index in 2..<c.argumentCount where try storage.setAdd(record.id, c.args[index]) {
             added += 1
         }
-        // A write is recorded even when nothing was new (Redis signals the key all the same).
-        try storage.adjustCount(id: record.id, by: added, now: now)
+        // Members already present change nothing: the key row is left alone (a new, empty
+        // key always gets its first member, so it never stays at count 0).
+        if added > 0 { try storage.adjustCount(id: record.id, by: added, now: now) }
         c.reply.integer(added)
     }
 

@@ -981,7 +981,14 @@ final class Storage {
         update.bind(1, id)
         update.bind(2, delta)
         update.bind(3, now)
+        // The cached entry stays and is corrected below (Cache.swift, invariant 1); if anything
+        // fails before that, it is dropped (the rollback that follows clears the cache anyway).
+        var corrected = false
+        defer { if !corrected { cache?.invalidate(id: id) } }
+        cache?.updatingInPlace = id
+        defer { cache?.updatingInPlace = -1 }
         try update.run()
+        cache?.updatingInPlace = -1
         guard connection.changes > 0 else { return 0 }
         let read = try cached("SELECT count, type FROM redis_keys WHERE id = ?1")
         read.bind(1, id)
@@ -990,6 +997,8 @@ final class Storage {
         let count = read.int64(0)
         let type = KeyType(rawValue: read.int64(1))
         read.reset()
+        cache?.adjust(id: id, count: count, updatedAt: now)
+        corrected = true
         assert(count >= 0, "collection count below zero")
         if count <= 0 {
             let delete = try cached("DELETE FROM redis_keys WHERE id = ?1")

@@ -154,7 +154,7 @@ final class IntegrationTests: XCTestCase {
         for step in 0..<3_000 {
             let key = keys[next(keys.count)], other = keys[next(keys.count)]
             let command: [String]
-            switch next(22) {
+            switch next(34) {
             case 0, 1, 2: command = ["GET", key]
             case 3: command = ["SET", key, "v\(step)"]
             case 4: command = ["SET", key, "v\(step)", "PX", "1"]
@@ -174,6 +174,19 @@ final class IntegrationTests: XCTestCase {
             case 18: command = ["SETRANGE", key, "2", "zz"]
             case 19: command = ["TTL", key]
             case 20: command = ["EXISTS", key, other]
+            // Collections: counts corrected in the cached entry by each write (adjustCount).
+            case 21: command = ["HLEN", key]
+            case 22: command = ["HDEL", key, "f\(next(3))"]
+            case 23: command = ["LLEN", key]
+            case 24: command = [next(2) == 0 ? "LPOP" : "RPOP", key]
+            case 25: command = ["SADD", key, "m\(next(4))"]
+            case 26: command = ["SREM", key, "m\(next(4))"]
+            case 27: command = ["SCARD", key]
+            case 28: command = ["ZADD", key, "\(next(5))", "z\(next(4))"]
+            case 29: command = ["ZREM", key, "z\(next(4))"]
+            case 30: command = ["ZCARD", key]
+            case 31: command = ["OBJECT", "IDLETIME", key]
+            case 32: command = ["HSET", key, "f\(next(3))", "y", "g\(next(3))", "z"]
             default: command = next(50) == 0 ? ["FLUSHDB"] : ["GETEX", key, "PERSIST"]
             }
             var replyA = try a.command(command.map { Array($0.utf8) })
