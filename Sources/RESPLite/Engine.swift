@@ -237,6 +237,7 @@ final class Engine {
             return nil
         }
         var failure: Error?
+        let changesBefore = storage.connection.totalChanges
         do {
             try storage.beginBatchIfNeeded()
             storage.savepointPerCommand = ownSavepoint
@@ -247,7 +248,9 @@ final class Engine {
                 failure = error
             }
             let wroteAnything = storage.commandWrote
-            let wrote = failure == nil && wroteAnything
+            // Modified = a row changed (Redis signals a key only when the command changed it:
+            // SADD of present members, SREM/HDEL/ZREM/LREM of absent ones touch no WATCH).
+            let wrote = failure == nil && wroteAnything && storage.connection.totalChanges != changesBefore
             storage.endCommand(failed: failure != nil)
             if failure != nil && wroteAnything && !ownSavepoint {
                 // Nothing can undo this command alone: the batch goes (`batchLost`), and

@@ -156,6 +156,8 @@ final class SQLiteConnection {
     }
 
     var changes: Int { Int(sqlite3_changes(handle)) }
+    /// Rows inserted, updated or deleted on this connection since it opened.
+    var totalChanges: Int64 { sqlite3_total_changes64(handle) }
     /// The rowid of the last successful INSERT on this connection.
     var lastInsertRowid: Int64 { sqlite3_last_insert_rowid(handle) }
     var inTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }

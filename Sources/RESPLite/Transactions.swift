@@ -6,8 +6,9 @@
 // the whole turn commits as one SQLite transaction, an EXEC is all-or-nothing on disk and no
 // other client's command can interleave (one loop thread).
 //
-// WATCH: a registry of watched keys → watching clients. Every write command that wrote
-// something marks the watchers of its keys dirty (like Redis' touchWatchedKey); a watched key
+// WATCH: a registry of watched keys → watching clients. Every write command that changed a row
+// (SQLite's change count moved) marks the watchers of its keys dirty (like Redis'
+// touchWatchedKey, which a command that changed nothing does not call); a watched key
 // whose expiry passes also counts as modified. EXEC of a dirty transaction answers a null
 // array.
 

@@ -88,6 +88,39 @@ final class TransactionTests: XCTestCase {
         }
     }
 
+    /// A write command that changes nothing (SADD of a present member, SREM/HDEL/ZREM/LREM/DEL
+    /// of absent ones) does not touch a WATCH, and one that changes something does, as in Redis:
+    /// the same steps run against a real redis-server and RESPLite must give the same EXEC replies.
+    func testWatchIsTouchedOnlyByChangesAsInRedis() throws {
+        let redis = try RedisServerProcess()
+        let lite = try TestServer()
+        func script(_ port: Int) throws -> [RESPValue] {
+            let a = try RESPClient(port: port, timeoutMs: 10_000), b = try RESPClient(port: port, timeoutMs: 10_000)
+            _ = try a.run("FLUSHALL")
+            _ = try a.run("SADD", "s", "m")
+            _ = try a.run("HSET", "h", "f", "v")
+            _ = try a.run("ZADD", "z", "1", "m")
+            _ = try a.run("RPUSH", "l", "a")
+            var results: [RESPValue] = []
+            let noChange: [[String]] = [["SADD", "s", "m"], ["SREM", "s", "x"], ["HDEL", "h", "x"], ["ZREM", "z", "x"],
+                                        ["LREM", "l", "0", "x"], ["DEL", "missing"], ["SETNX", "h", "x"]]
+            let change: [[String]] = [["SADD", "s", "n"], ["SREM", "s", "n"], ["HDEL", "h", "f"], ["ZREM", "z", "m"],
+                                      ["LREM", "l", "0", "a"], ["HSET", "h", "f", "v"], ["ZADD", "z", "1", "m"]]
+            for command in noChange + change {
+                let key = command[0] == "DEL" ? "missing" : command[1]
+                results.append(try a.run("WATCH", key))
+                results.append(try b.command(command.map { Array($0.utf8) }))
+                results.append(try a.run("MULTI"))
+                results.append(try a.run("PING"))
+                results.append(try a.run("EXEC"))
+            }
+            return results
+        }
+        let expected = try script(redis.port)
+        XCTAssertEqual(expected.filter { $0 == .null }.count, 7, "Redis aborts exactly the transactions whose key changed")
+        XCTAssertEqual(try script(lite.port), expected)
+    }
+
     func testWatchedKeyThatExpiresAbortsExec() throws {
         let server = try TestServer()
         let c = try server.client()
