@@ -208,26 +208,10 @@ extension Storage {
     /// (seqs of the removed rows; the list spanned [head, tail] before). Renumbers the side
     /// with fewer rows: the rows after `first` move down, or the rows before `last` move up.
     func listCompact(_ id: Int64, first: Int64, last: Int64, head: Int64, tail: Int64) throws {
-        try willWrite()
         if tail - first <= last - head {
-            // Rows after `first`: rank r (from 1) goes to first - 1 + r, parked above the tail.
-            let park = tail + 1 - first
-            let renumber = try cached("""
-                UPDATE redis_lists SET seq = r.target FROM (
-                    SELECT rowid AS rid, ?3 + row_number() OVER (ORDER BY seq) AS target
-                    FROM redis_lists WHERE key_id = ?1 AND seq > ?2) AS r
-                WHERE redis_lists.rowid = r.rid
-                """)
-            renumber.bind(1, id)
-            renumber.bind(2, first)
-            renumber.bind(3, first - 1 + park)
-            try renumber.run()
-            let back = try cached("UPDATE redis_lists SET seq = seq - ?3 WHERE key_id = ?1 AND seq > ?2")
-            back.bind(1, id)
-            back.bind(2, tail)
-            back.bind(3, park)
-            try back.run()
+            try listRenumber(id, after: first, from: first, tail: tail)
         } else {
+            try willWrite()
             // Rows before `last`: rank r from the end goes to last + 1 - r, parked below the head.
             let park = last + 1 - head
             let renumber = try cached("""
@@ -248,20 +232,12 @@ extension Storage {
         }
     }
 
-    /// Whether a row holds `seq` (one seek).
-    func listHasElement(_ id: Int64, seq: Int64) throws -> Bool {
-        let statement = try cached(ListSQL.element)
-        statement.bind(1, id)
-        statement.bind(2, seq)
-        defer { statement.reset() }
-        return try statement.step()
-    }
-
-    /// Renumbers a whole list (rows in [head, tail], with gaps) densely from `head`: every row
-    /// is parked above the tail at its target plus an offset, then moved down to its target.
-    func listRenumber(_ id: Int64, head: Int64, tail: Int64) throws {
+    /// Renumbers the rows with seq above `after` (up to the list's `tail`) to `from`, `from + 1`,
+    /// ... in order: each row is first parked above the tail at its target plus an offset, then
+    /// moved down to its target. `after: head - 1, from: head` makes a whole list dense.
+    func listRenumber(_ id: Int64, after: Int64, from: Int64, tail: Int64) throws {
         try willWrite()
-        let park = tail + 1 - head
+        let park = tail + 1 - from
         let renumber = try cached("""
             UPDATE redis_lists SET seq = r.target FROM (
                 SELECT rowid AS rid, ?3 + row_number() OVER (ORDER BY seq) AS target
@@ -269,14 +245,23 @@ extension Storage {
             WHERE redis_lists.rowid = r.rid
             """)
         renumber.bind(1, id)
-        renumber.bind(2, head - 1)
-        renumber.bind(3, head - 1 + park)
+        renumber.bind(2, after)
+        renumber.bind(3, from - 1 + park)
         try renumber.run()
         let back = try cached("UPDATE redis_lists SET seq = seq - ?3 WHERE key_id = ?1 AND seq > ?2")
         back.bind(1, id)
         back.bind(2, tail)
         back.bind(3, park)
         try back.run()
+    }
+
+    /// Whether a row holds `seq` (one seek).
+    func listHasElement(_ id: Int64, seq: Int64) throws -> Bool {
+        let statement = try cached(ListSQL.element)
+        statement.bind(1, id)
+        statement.bind(2, seq)
+        defer { statement.reset() }
+        return try statement.step()
     }
 
     /// Appends values at one end of a list (creating it); returns the new length.
@@ -626,7 +611,7 @@ enum ListCommands {
         if remaining > 0 && span.isDense && min(span.tail - first, last - span.head) - (removed - 1) <= limit {
             try storage.listCompact(record.id, first: first, last: last, head: span.head, tail: span.tail)
         } else if remaining > 0 && remaining <= limit {
-            try storage.listRenumber(record.id, head: span.head, tail: span.tail)
+            try storage.listRenumber(record.id, after: span.head - 1, from: span.head, tail: span.tail)
         }
         try storage.adjustCount(id: record.id, by: -removed, now: now)
         c.reply.integer(removed)

@@ -772,31 +772,7 @@ final class Storage {
 
     /// A string's value (valid until the end of the command), or why there is none.
     @inline(__always) func readString(_ key: ByteView, now: Int64) throws -> StringRead {
-        if let cache, let cached = cache.get(key) {
-            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return .missing }
-            guard cached.record.type == .string else { return .wrongType }
-            if let value = cached.value {
-                // Safe: the array is pinned (kept and never mutated) until endCommand, so its
-                // storage outlives the view even if the entry is evicted meanwhile.
-                pinnedValues.append(value)
-                return .value(value.withByteView { $0 }, expiresAt: cached.record.expiresAt)
-            }
-        }
-        let statement = lookupValueStatement
-        track(statement)
-        statement.reset()
-        statement.bind(1, key)
-        guard try statement.step() else { return .missing }
-        let expiresAt = statement.optionalInt64(1)
-        if let expiresAt, expiresAt <= now { return .missing }
-        guard statement.int64(0) == KeyType.string.rawValue else { return .wrongType }
-        let value = statement.bytes(2)
-        if let cache, value.count <= cache.options.maxValueBytes {
-            let record = KeyRecord(id: statement.int64(3), type: .string, expiresAt: expiresAt,
-                                   updatedAt: statement.int64(4), count: statement.int64(5))
-            cache.put(key, CachedKey(record: record, value: value.array))
-        }
-        return .value(value, expiresAt: expiresAt)
+        try readStringRow(key, now: now, cacheRead: true).read
     }
 
     enum StringForUpdate {
@@ -809,23 +785,43 @@ final class Storage {
     /// the rewrite) and row id. A value read from SQLite is not added to the hot cache: the
     /// rewrite that follows would drop the entry at once.
     func readStringForUpdate(_ key: ByteView, now: Int64) throws -> StringForUpdate {
+        let (read, id) = try readStringRow(key, now: now, cacheRead: false)
+        switch read {
+        case .missing: return .missing
+        case .wrongType: return .wrongType
+        case .value(let value, _): return .value(value, id: id)
+        }
+    }
+
+    /// The hot cache, else SQLite (the value then cached when `cacheRead`); the row id is
+    /// meaningful with `.value`.
+    @inline(__always) private func readStringRow(_ key: ByteView, now: Int64, cacheRead: Bool) throws -> (read: StringRead, id: Int64) {
         if let cache, let cached = cache.get(key) {
-            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return .missing }
-            guard cached.record.type == .string else { return .wrongType }
+            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return (.missing, 0) }
+            guard cached.record.type == .string else { return (.wrongType, 0) }
             if let value = cached.value {
-                // Safe: pinned until endCommand, as in readString.
+                // Safe: the array is pinned (kept and never mutated) until endCommand, so its
+                // storage outlives the view even if the entry is evicted meanwhile.
                 pinnedValues.append(value)
-                return .value(value.withByteView { $0 }, id: cached.record.id)
+                return (.value(value.withByteView { $0 }, expiresAt: cached.record.expiresAt), cached.record.id)
             }
         }
         let statement = lookupValueStatement
         track(statement)
         statement.reset()
         statement.bind(1, key)
-        guard try statement.step() else { return .missing }
-        if let expiresAt = statement.optionalInt64(1), expiresAt <= now { return .missing }
-        guard statement.int64(0) == KeyType.string.rawValue else { return .wrongType }
-        return .value(statement.bytes(2), id: statement.int64(3))
+        guard try statement.step() else { return (.missing, 0) }
+        let expiresAt = statement.optionalInt64(1)
+        if let expiresAt, expiresAt <= now { return (.missing, 0) }
+        guard statement.int64(0) == KeyType.string.rawValue else { return (.wrongType, 0) }
+        let value = statement.bytes(2)
+        let id = statement.int64(3)
+        if cacheRead, let cache, value.count <= cache.options.maxValueBytes {
+            let record = KeyRecord(id: id, type: .string, expiresAt: expiresAt,
+                                   updatedAt: statement.int64(4), count: statement.int64(5))
+            cache.put(key, CachedKey(record: record, value: value.array))
+        }
+        return (.value(value, expiresAt: expiresAt), id)
     }
 
     /// Replaces the value of the live string in row `id` (from `readStringForUpdate`), keeping
