@@ -209,34 +209,37 @@ final class ListCommandTests: XCTestCase {
     /// A seeded random mix of every list write on a few keys, compared step by step with
     /// Redis (LRANGE after each write catches any seq corruption at once).
     func testRandomListOperationsMatchRedis() throws {
-        var seed: UInt64 = 0x5eed_1157
-        func next(_ bound: Int) -> Int {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Int((seed >> 33) % UInt64(bound))
-        }
-        let values = ["a", "b", "c", "\\x00", ""]
-        var steps: [[String]] = []
-        for _ in 0..<300 {
-            let key = "k\(next(2))", other = "k\(next(2))"
-            let v = values[next(values.count)], w = values[next(values.count)]
-            let i = String(next(14) - 7), j = String(next(14) - 7)
-            let side = ["LEFT", "RIGHT"]
-            switch next(10) {
-            case 0: steps.append(["RPUSH", key, v, w])
-            case 1: steps.append(["LPUSH", key, v, w, v])
-            case 2: steps.append(["LREM", key, i, v])
-            case 3: steps.append(["LINSERT", key, next(2) == 0 ? "BEFORE" : "AFTER", v, w])
-            case 4: steps.append(["LTRIM", key, i, j])
-            case 5: steps.append(["LMOVE", key, other, side[next(2)], side[next(2)]])
-            case 6: steps.append([next(2) == 0 ? "LPOP" : "RPOP", key, String(next(3))])
-            case 7: steps.append(["LSET", key, i, w])
-            case 8: steps.append(["LPOS", key, v, "RANK", String(next(2) == 0 ? 1 : -1), "COUNT", "0"])
-            default: steps.append(["LMPOP", "2", key, other, side[next(2)], "COUNT", String(1 + next(3))])
+        for start: UInt64 in [0x5eed_1157, 0xa11, 0xb0b, 0xc0ffee] {
+            var seed = start
+            func next(_ bound: Int) -> Int {
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                return Int((seed >> 33) % UInt64(bound))
             }
-            steps.append(["LRANGE", key, "0", "-1"])
-            steps.append(["LINDEX", key, i])
+            let values = ["a", "b", "c", "\\x00", ""]
+            var steps: [[String]] = []
+            for _ in 0..<300 {
+                let key = "k\(next(2))", other = "k\(next(2))"
+                let v = values[next(values.count)], w = values[next(values.count)]
+                let i = String(next(14) - 7), j = String(next(14) - 7)
+                let side = ["LEFT", "RIGHT"]
+                switch next(12) {
+                case 0: steps.append(["RPUSH", key, v, w])
+                case 1: steps.append(["LPUSH", key, v, w, v])
+                case 2, 10: steps.append(["LREM", key, i, v])
+                case 3: steps.append(["LINSERT", key, next(2) == 0 ? "BEFORE" : "AFTER", v, w])
+                case 4: steps.append(["LTRIM", key, i, j])
+                case 5: steps.append(["LMOVE", key, other, side[next(2)], side[next(2)]])
+                case 6: steps.append([next(2) == 0 ? "LPOP" : "RPOP", key, String(next(3))])
+                case 7: steps.append(["LSET", key, i, w])
+                case 8: steps.append(["LPOS", key, v, "RANK", String(next(2) == 0 ? 1 + next(2) : -1 - next(2)), "COUNT", String(next(3)), "MAXLEN", String(next(6))])
+                case 11: steps.append(["LRANGE", key, i, j])
+                default: steps.append(["LMPOP", "2", key, other, side[next(2)], "COUNT", String(1 + next(3))])
+                }
+                steps.append(["LRANGE", key, "0", "-1"])
+                steps.append(["LINDEX", key, i])
+            }
+            try withEachListLayout { r in try r.run("random-lists-\(start)", steps) }
         }
-        try withEachListLayout { r in try r.run("random-lists", steps) }
     }
 
     func testPersistenceAndBinaryElements() throws {
