@@ -41,7 +41,8 @@ final class HotCache {
         var key: [UInt8]
         var entry: CachedKey
         var hash: Int
-        /// Its position in `buckets` (fixed until a rehash), so removal needs no probe.
+        /// Its position in `buckets` (moved only by a removal's backward shift), so removal
+        /// needs no probe.
         var bucket: Int32 = -1
         var previous: Int32 = -1
         var next: Int32 = -1
@@ -56,7 +57,7 @@ final class HotCache {
     let options: CacheOptions
     private var slots: [Slot] = []
     private var freeSlots: [Int32] = []
-    /// Open addressing: bucket → slot index (-1 empty, -2 deleted).
+    /// Open addressing with linear probing: bucket → slot index (-1 empty).
     private var buckets: [Int32]
     private var bucketMask: Int
     private var idToSlot: [Int64: Int32] = [:]
@@ -64,7 +65,6 @@ final class HotCache {
     private var tail: Int32 = -1  // least recently used
     private(set) var count = 0
     private(set) var bytes = 0
-    private var tombstones = 0
 
     private(set) var hits: Int64 = 0
     private(set) var misses: Int64 = 0
@@ -79,7 +79,7 @@ final class HotCache {
         bucketMask = size - 1
     }
 
-    @inline(__always) private static func hash(_ key: ByteView) -> Int {
+    @inline(__always) static func hash(_ key: ByteView) -> Int {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         key.withUnsafeBytes { bytes in
             for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
@@ -137,7 +137,6 @@ final class HotCache {
             }
             var bucket = hash & bucketMask
             while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
-            if buckets[bucket] == -2 { tombstones -= 1 }
             buckets[bucket] = index
             slots[Int(index)].bucket = Int32(bucket)
             idToSlot[entry.record.id] = index
@@ -149,7 +148,6 @@ final class HotCache {
             evictions += 1
             removeSlot(tail)
         }
-        if tombstones > buckets.count / 4 { rehash() }
     }
 
     /// The key row whose entry the next update hook call leaves for `adjust` to correct
@@ -179,7 +177,7 @@ final class HotCache {
 
     /// Forgets everything (FLUSH, rollback).
     func clear() {
-        guard count > 0 || tombstones > 0 else { return }
+        guard count > 0 else { return }
         slots.removeAll(keepingCapacity: true)
         freeSlots.removeAll()
         for index in buckets.indices { buckets[index] = -1 }
@@ -188,7 +186,27 @@ final class HotCache {
         tail = -1
         count = 0
         bytes = 0
-        tombstones = 0
+    }
+
+    /// The table's invariants, one line per violation (tests): every entry is found from its
+    /// key, its bucket points back at it, the id index and the LRU list agree with the count.
+    func invariantViolations() -> [String] {
+        var problems: [String] = []
+        var live = 0
+        for (bucket, slot) in buckets.enumerated() where slot >= 0 {
+            live += 1
+            if slots[Int(slot)].bucket != Int32(bucket) { problems.append("slot \(slot) records bucket \(slots[Int(slot)].bucket), sits in \(bucket)") }
+            let found = slots[Int(slot)].key.withByteView { find($0, hash: slots[Int(slot)].hash) }
+            if found?.slot != slot { problems.append("slot \(slot) not found from its key") }
+            if idToSlot[slots[Int(slot)].entry.record.id] != slot { problems.append("id index misses slot \(slot)") }
+        }
+        var listed = 0
+        var slot = head
+        while slot >= 0 && listed <= count { listed += 1; slot = slots[Int(slot)].next }
+        if live != count || listed != count || idToSlot.count != count {
+            problems.append("count \(count), buckets \(live), LRU list \(listed), id index \(idToSlot.count)")
+        }
+        return problems
     }
 
     func resetStats() {
@@ -204,8 +222,7 @@ final class HotCache {
         let index = Int(slot)
         let bucket = Int(slots[index].bucket)
         assert(buckets[bucket] == slot, "a slot's bucket points back at it")
-        buckets[bucket] = -2
-        tombstones += 1
+        clearBucket(bucket)
         unlink(slot)
         idToSlot[slots[index].entry.record.id] = nil
         count -= 1
@@ -215,16 +232,27 @@ final class HotCache {
         freeSlots.append(slot)
     }
 
-    private func rehash() {
-        for index in buckets.indices { buckets[index] = -1 }
-        tombstones = 0
-        var slot = head
-        while slot >= 0 {
-            var bucket = slots[Int(slot)].hash & bucketMask
-            while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
-            buckets[bucket] = slot
-            slots[Int(slot)].bucket = Int32(bucket)
-            slot = slots[Int(slot)].next
+    /// Empties `bucket` and moves the later entries of its probe run that may sit earlier back
+    /// into the hole (backward-shift deletion): linear probing without tombstones, so lookups
+    /// never slow down and no rehash ever stops the loop. An entry stays when its home bucket
+    /// lies cyclically in (hole, probe]. Ends at the first empty bucket; the table is at least
+    /// twice `maxEntries`, so one exists.
+    private func clearBucket(_ bucket: Int) {
+        var hole = bucket
+        var probe = bucket
+        buckets[hole] = -1
+        while true {
+            probe = (probe + 1) & bucketMask
+            let slot = buckets[probe]
+            if slot < 0 { return }
+            let home = slots[Int(slot)].hash & bucketMask
+            let stays = hole <= probe ? (home > hole && home <= probe) : (home > hole || home <= probe)
+            if !stays {
+                buckets[hole] = slot
+                slots[Int(slot)].bucket = Int32(hole)
+                buckets[probe] = -1
+                hole = probe
+            }
         }
     }
 

@@ -139,6 +139,77 @@ final class IntegrationTests: XCTestCase {
 
     /// The same random commands against a server with the hot cache and one without: every
     /// reply is identical, and the cache was used.
+    /// The cache's hash table under a long random mix of inserts, lookups, invalidations and
+    /// evictions (backward-shift deletion, no tombstones): checked against a model and its own
+    /// invariants throughout, with a table small enough for long probe runs and wrap-around.
+    func testHotCacheTableStaysConsistent() throws {
+        var options = CacheOptions()
+        options.maxEntries = 500  // 1,024 buckets: half full, long probe runs
+        let cache = HotCache(options: options)
+        var model: [Int64: [UInt8]] = [:]  // id -> key, for entries that must still be found
+        var seed: UInt64 = 0xcac4e
+        func next(_ bound: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(bound))
+        }
+        for step in 0..<100_000 {
+            let id = Int64(next(900))
+            let key = Array("key:\(id)".utf8)
+            switch next(4) {
+            case 0, 1:
+                let record = KeyRecord(id: id, type: .string, expiresAt: nil, updatedAt: Int64(step), count: 0)
+                key.withByteView { cache.put($0, CachedKey(record: record, value: Array("v\(step)".utf8))) }
+                model[id] = key
+            case 2:
+                cache.invalidate(id: id)
+                model[id] = nil
+            default:
+                let found = key.withByteView { cache.get($0) }
+                if let found { XCTAssertEqual(found.record.id, id, "step \(step)") }
+            }
+            // Evictions drop least recently used entries: the model keeps only what is cached.
+            if cache.count < model.count {
+                model = model.filter { entry in entry.value.withByteView { cache.get($0) } != nil }
+            }
+            if step % 5_000 == 0 || step == 99_999 {
+                XCTAssertEqual(cache.invariantViolations(), [], "step \(step)")
+                for (id, key) in model {
+                    XCTAssertEqual(key.withByteView { cache.get($0) }?.record.id, id, "step \(step): key \(id) lost")
+                }
+            }
+        }
+        XCTAssertLessThanOrEqual(cache.count, 500)
+        XCTAssertGreaterThan(cache.count, 350)
+    }
+
+    /// Backward-shift deletion across the end of the table: a probe run 1022, 1023, 0 whose
+    /// last entry lives at home (bucket 0) must stay there when the run's first entry goes.
+    func testHotCacheRemovalAcrossTheTableEnd() throws {
+        var options = CacheOptions()
+        options.maxEntries = 500  // 1,024 buckets
+        let cache = HotCache(options: options)
+        func key(home: Int, skipping used: Set<String>) -> String {
+            var candidate = 0
+            while true {
+                let text = "key:\(candidate)"
+                if !used.contains(text), Array(text.utf8).withByteView({ HotCache.hash($0) }) & 1023 == home { return text }
+                candidate += 1
+            }
+        }
+        let first = key(home: 1022, skipping: [])
+        let second = key(home: 1023, skipping: [first])
+        let third = key(home: 0, skipping: [first, second])
+        for (id, text) in [first, second, third].enumerated() {
+            let record = KeyRecord(id: Int64(id), type: .string, expiresAt: nil, updatedAt: 0, count: 0)
+            Array(text.utf8).withByteView { cache.put($0, CachedKey(record: record, value: [1])) }
+        }
+        cache.invalidate(id: 0)
+        XCTAssertEqual(cache.invariantViolations(), [])
+        XCTAssertNil(Array(first.utf8).withByteView { cache.get($0) })
+        XCTAssertEqual(Array(second.utf8).withByteView { cache.get($0) }?.record.id, 1)
+        XCTAssertEqual(Array(third.utf8).withByteView { cache.get($0) }?.record.id, 2)
+    }
+
     func testHotCacheNeverChangesAReply() throws {
         let cached = try TestServer(configure: { $0.cache.maxEntries = 64 })
         let uncached = try TestServer(configure: { $0.cache.enabled = false })
