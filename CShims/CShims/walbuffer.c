@@ -23,24 +23,13 @@
 //  5. A frame-header rewrite (SQLite re-checksums frames it overwrote within one transaction:
 //     read at an offset, then write 24 bytes there) is written through, never buffered.
 //  6. Memory is bounded: WAL_BUFFER_CAPACITY_BYTES per open WAL file, allocated on first use.
-//  7. Every WAL_WRITEBACK_STEP_BYTES written, the kernel is asked to start writing the new
-//     range back (sync_file_range SYNC_FILE_RANGE_WRITE, through a read-only descriptor of the
-//     WAL opened beside the default VFS's and closed with it): it neither waits nor promises
-//     durability (SQLite's own xSync does), it only leaves less for a checkpoint's fsync of the
-//     WAL, which holds the loop during the catch-up checkpoint.
 
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <unistd.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cshims.h"
 
-/// Written WAL bytes after which the kernel is asked to start writing them back (without
-/// waiting), so that a checkpoint's fsync of the WAL finds little left to write.
-#define WAL_WRITEBACK_STEP_BYTES (4 * 1024 * 1024)
 /// Bytes gathered before a write is forced (254 frames of 4 KB pages).
 #define WAL_BUFFER_CAPACITY_BYTES (1024 * 1024)
 /// Largest single xWrite handed to the default VFS: its pwrite helper masks the length with
@@ -57,8 +46,6 @@ typedef struct WalFile {
     int used;                   // bytes in the buffer
     int commitPending;          // the buffered frame header marks a commit (invariant 3)
     sqlite3_int64 lastReadOffset;  // offset of the last xRead, -1 after any write (invariant 5)
-    int writebackFd;            // a read-only descriptor of the WAL for sync_file_range, or -1
-    sqlite3_int64 writebackFrom;  // start of the written range not yet handed to writeback
 } WalFile;
 
 static sqlite3_vfs *realVfs;
@@ -68,7 +55,6 @@ static int failNextWrites;  // test hook: the next N buffer writes fail (atomic)
 // Counters (relaxed atomics: the loop and the checkpointer thread both open WAL files).
 static uint64_t framesBuffered;
 static uint64_t bufferWrites;
-static uint64_t writebackRequests;
 
 static size_t walFileOffsetOfReal(void) {
     return (sizeof(WalFile) + 7) & ~(size_t)7;
@@ -91,19 +77,8 @@ static int walFlush(WalFile *file) {
             __atomic_add_fetch(&bufferWrites, 1, __ATOMIC_RELAXED);
         }
     }
-    sqlite3_int64 end = file->start + file->used;
     file->used = 0;
     file->commitPending = 0;
-    if (result == SQLITE_OK && file->writebackFd >= 0) {
-        if (file->start < file->writebackFrom) file->writebackFrom = file->start;  // the WAL restarted
-        if (end - file->writebackFrom >= WAL_WRITEBACK_STEP_BYTES) {
-            // Starts writeback and returns; durability still comes from SQLite's own syncs.
-            if (sync_file_range(file->writebackFd, file->writebackFrom, end - file->writebackFrom, SYNC_FILE_RANGE_WRITE) == 0) {
-                __atomic_add_fetch(&writebackRequests, 1, __ATOMIC_RELAXED);
-            }
-            file->writebackFrom = end;
-        }
-    }
     return result;
 }
 
@@ -164,8 +139,6 @@ static int walClose(sqlite3_file *base) {
     WalFile *file = (WalFile *)base;
     int flushed = walFlush(file);
     int closed = file->real->pMethods->xClose(file->real);
-    if (file->writebackFd >= 0) close(file->writebackFd);
-    file->writebackFd = -1;
     sqlite3_free(file->buffer);
     file->buffer = NULL;
     return flushed != SQLITE_OK ? flushed : closed;
@@ -214,9 +187,7 @@ static int bufferedOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *base, 
     memset(file, 0, sizeof(WalFile));
     file->real = (sqlite3_file *)((char *)base + walFileOffsetOfReal());
     file->lastReadOffset = -1;
-    file->writebackFd = -1;
     int result = realVfs->xOpen(realVfs, name, file->real, flags, outFlags);
-    if (result == SQLITE_OK && name != NULL) file->writebackFd = open(name, O_RDONLY | O_CLOEXEC);
     if (result != SQLITE_OK) {
         // SQLite calls xClose only if pMethods is set; the default VFS cleans up after itself.
         file->base.pMethods = NULL;
@@ -266,10 +237,9 @@ int cshim_sqlite_register_wal_buffer_vfs(void) {
     return sqlite3_vfs_register(&bufferedVfs, 0);
 }
 
-void cshim_wal_buffer_statistics(uint64_t *frames, uint64_t *writes, uint64_t *writebacks) {
+void cshim_wal_buffer_statistics(uint64_t *frames, uint64_t *writes) {
     *frames = __atomic_load_n(&framesBuffered, __ATOMIC_RELAXED);
     *writes = __atomic_load_n(&bufferWrites, __ATOMIC_RELAXED);
-    *writebacks = __atomic_load_n(&writebackRequests, __ATOMIC_RELAXED);
 }
 
 void cshim_wal_buffer_fail_next_writes(int count) {

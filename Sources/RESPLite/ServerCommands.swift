@@ -362,7 +362,6 @@ enum ServerCommands {
             ("wal_bytes", String(storage.walBytes)), ("checkpoints", String(storage.checkpointsDone)),
             ("vfs", WALBuffer.vfsName ?? "default"),
             ("wal_frames_buffered", String(walBuffer.frames)), ("wal_buffer_writes", String(walBuffer.writes)),
-            ("wal_writeback_requests", String(walBuffer.writebacks)),
             ("keys", String(try storage.keyCount(now: currentTimeMillis()))),
         ]
         for (type, count) in try storage.keyCountsByType() { lines.append(("keys_\(type.name)", String(count))) }

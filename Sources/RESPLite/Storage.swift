@@ -69,14 +69,12 @@ enum WALBuffer {
     /// The VFS the connections open with, nil if it could not be registered.
     static var vfsName: String? { SQLiteConnection.walBufferVFS }
 
-    /// Frames gathered, writes issued and writeback requests made since the process started
-    /// (all connections).
-    static var statistics: (frames: UInt64, writes: UInt64, writebacks: UInt64) {
+    /// Frames gathered and writes issued since the process started (all connections).
+    static var statistics: (frames: UInt64, writes: UInt64) {
         var frames: UInt64 = 0
         var writes: UInt64 = 0
-        var writebacks: UInt64 = 0
-        cshim_wal_buffer_statistics(&frames, &writes, &writebacks)
-        return (frames, writes, writebacks)
+        cshim_wal_buffer_statistics(&frames, &writes)
+        return (frames, writes)
     }
 
     /// Test hook: the next `count` buffer writes fail with SQLITE_IOERR_WRITE.

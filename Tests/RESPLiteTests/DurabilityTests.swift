@@ -156,33 +156,6 @@ final class DurabilityTests: XCTestCase {
         XCTAssertEqual(try copy.scalar("SELECT count(*) FROM t"), "60")
     }
 
-    /// Every 4 MB of WAL written, the VFS asks the kernel to start writing it back (invariant
-    /// 7): counted, the data stays exact, and the descriptor it opens for that is closed with
-    /// the WAL (no descriptor left behind by 20 connections opened and closed).
-    func testWalWritebackIsRequestedAndLeavesNoDescriptor() throws {
-        func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
-        let path = makeTemporaryDirectory() + "/writeback.db"
-        let descriptorsBefore = openDescriptors()
-        for round in 0..<20 {
-            let writer = try walConnection(path)
-            if round == 0 {
-                try writer.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
-                let before = WALBuffer.statistics.writebacks
-                // 12 MB of rows in transactions of 1 MB: at least two 4 MB steps.
-                for batch in 0..<12 {
-                    try writer.execute("BEGIN; \(Self.rows2000) INSERT INTO t SELECT \(batch) * 2000 + i, randomblob(500) FROM n; COMMIT")
-                }
-                XCTAssertGreaterThanOrEqual(WALBuffer.statistics.writebacks - before, 2)
-                let copy = try crashCopy(of: path)
-                XCTAssertEqual(try copy.scalar("SELECT count(*) FROM t"), "24000")
-                copy.close()
-            }
-            XCTAssertEqual(try writer.scalar("SELECT count(*) FROM t"), "24000")
-            writer.close()
-        }
-        XCTAssertEqual(openDescriptors(), descriptorsBefore, "every WAL descriptor closed")
-    }
-
     /// Transactions larger than the page cache write frames before COMMIT, read them back,
     /// overwrite them (SQLite then rewrites their checksums) or roll them back: through the
     /// buffer every committed byte is in the file and nothing rolled back is.

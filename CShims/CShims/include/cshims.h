@@ -36,9 +36,8 @@ int cshim_sqlite_disable_memory_statistics(void);
 // written in one write. Registered once (not as the default), before connections open with it.
 #define CSHIM_WAL_BUFFER_VFS_NAME "resplite"
 int cshim_sqlite_register_wal_buffer_vfs(void);
-// Frames gathered, writes issued and writeback requests (sync_file_range) made by the VFS's WAL
-// buffers since the process started.
-void cshim_wal_buffer_statistics(uint64_t *frames, uint64_t *writes, uint64_t *writebacks);
+// Frames gathered and writes issued by the VFS's WAL buffers since the process started.
+void cshim_wal_buffer_statistics(uint64_t *frames, uint64_t *writes);
 // Test hook: the next `count` buffer writes fail with SQLITE_IOERR_WRITE instead of writing.
 void cshim_wal_buffer_fail_next_writes(int count);
 
