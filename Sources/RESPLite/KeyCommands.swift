@@ -108,7 +108,7 @@ enum KeyCommands {
         }
         switch source.type {
         case .string:
-            guard case .value(let value, _) = try storage.readString(c.args[1], now: now) else {
+            guard case .value(let value, _, _) = try storage.readString(c.args[1], now: now) else {
                 throw CommandError.noSuchKey
             }
             try storage.copyString(value, to: c.args[2], expiresAt: source.expiresAt, now: now)
@@ -337,7 +337,7 @@ enum KeyCommands {
     static func encoding(of key: ByteView, _ record: KeyRecord, storage: Storage, now: Int64) throws -> String {
         switch record.type {
         case .string:
-            guard case .value(let value, _) = try storage.readString(key, now: now) else { return "raw" }
+            guard case .value(let value, _, _) = try storage.readString(key, now: now) else { return "raw" }
             if value.count <= 20, value.parseInt64() != nil { return "int" }
             return value.count <= 44 ? "embstr" : "raw"
         case .hash: return record.count <= 128 ? "listpack" : "hashtable"

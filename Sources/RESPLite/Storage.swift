@@ -767,53 +767,32 @@ final class Storage {
     enum StringRead {
         case missing
         case wrongType
-        case value(ByteView, expiresAt: Int64?)
+        /// The value (valid until the end of the command), its expiry and its row id.
+        case value(ByteView, expiresAt: Int64?, id: Int64)
     }
 
-    /// A string's value (valid until the end of the command), or why there is none.
-    @inline(__always) func readString(_ key: ByteView, now: Int64) throws -> StringRead {
-        try readStringRow(key, now: now, cacheRead: true).read
-    }
-
-    enum StringForUpdate {
-        case missing
-        case wrongType
-        case value(ByteView, id: Int64)
-    }
-
-    /// A string about to be rewritten in place (INCR and its variants): its value (valid until
-    /// the rewrite) and row id. A value read from SQLite is not added to the hot cache: the
-    /// rewrite that follows would drop the entry at once.
-    func readStringForUpdate(_ key: ByteView, now: Int64) throws -> StringForUpdate {
-        let (read, id) = try readStringRow(key, now: now, cacheRead: false)
-        switch read {
-        case .missing: return .missing
-        case .wrongType: return .wrongType
-        case .value(let value, _): return .value(value, id: id)
-        }
-    }
-
-    /// The hot cache, else SQLite (the value then cached when `cacheRead`); the row id is
-    /// meaningful with `.value`.
-    @inline(__always) private func readStringRow(_ key: ByteView, now: Int64, cacheRead: Bool) throws -> (read: StringRead, id: Int64) {
+    /// A string's value, or why there is none: the hot cache, else SQLite. A value read from
+    /// SQLite is cached unless `cacheRead` is false (INCR and its variants: the rewrite that
+    /// follows would drop the entry at once).
+    @inline(__always) func readString(_ key: ByteView, now: Int64, cacheRead: Bool = true) throws -> StringRead {
         if let cache, let cached = cache.get(key) {
-            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return (.missing, 0) }
-            guard cached.record.type == .string else { return (.wrongType, 0) }
+            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return .missing }
+            guard cached.record.type == .string else { return .wrongType }
             if let value = cached.value {
                 // Safe: the array is pinned (kept and never mutated) until endCommand, so its
                 // storage outlives the view even if the entry is evicted meanwhile.
                 pinnedValues.append(value)
-                return (.value(value.withByteView { $0 }, expiresAt: cached.record.expiresAt), cached.record.id)
+                return .value(value.withByteView { $0 }, expiresAt: cached.record.expiresAt, id: cached.record.id)
             }
         }
         let statement = lookupValueStatement
         track(statement)
         statement.reset()
         statement.bind(1, key)
-        guard try statement.step() else { return (.missing, 0) }
+        guard try statement.step() else { return .missing }
         let expiresAt = statement.optionalInt64(1)
-        if let expiresAt, expiresAt <= now { return (.missing, 0) }
-        guard statement.int64(0) == KeyType.string.rawValue else { return (.wrongType, 0) }
+        if let expiresAt, expiresAt <= now { return .missing }
+        guard statement.int64(0) == KeyType.string.rawValue else { return .wrongType }
         let value = statement.bytes(2)
         let id = statement.int64(3)
         if cacheRead, let cache, value.count <= cache.options.maxValueBytes {
@@ -821,10 +800,10 @@ final class Storage {
                                    updatedAt: statement.int64(4), count: statement.int64(5))
             cache.put(key, CachedKey(record: record, value: value.array))
         }
-        return (.value(value, expiresAt: expiresAt), id)
+        return .value(value, expiresAt: expiresAt, id: id)
     }
 
-    /// Replaces the value of the live string in row `id` (from `readStringForUpdate`), keeping
+    /// Replaces the value of the live string in row `id` (from `readString`), keeping
     /// its TTL: one seek by rowid instead of the upsert's key-index seek.
     func rewriteString(id: Int64, _ value: ByteView, now: Int64) throws {
         try willWrite()
@@ -984,9 +963,9 @@ final class Storage {
         var corrected = false
         defer { if !corrected { cache?.invalidate(id: id) } }
         cache?.updatingInPlace = id
-        defer { cache?.updatingInPlace = -1 }
-        try update.run()
+        let updated = Result { try update.run() }
         cache?.updatingInPlace = -1
+        try updated.get()
         guard connection.changes > 0 else { return 0 }
         let read = try cached("SELECT count, type FROM redis_keys WHERE id = ?1")
         read.bind(1, id)

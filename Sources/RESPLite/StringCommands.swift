@@ -109,7 +109,7 @@ enum StringCommands {
             switch try storage.readString(key, now: now) {
             case .missing: break
             case .wrongType: throw CommandError.wrongType
-            case .value(let value, _):
+            case .value(let value, _, _):
                 exists = true
                 oldValue = value.array  // copied: the write below reuses the row
             }
@@ -156,7 +156,7 @@ enum StringCommands {
         switch try c.engine.storage.readString(c.args[1], now: currentTimeMillis()) {
         case .missing: c.reply.null()
         case .wrongType: throw CommandError.wrongType
-        case .value(let value, _): c.reply.bulk(value)
+        case .value(let value, _, _): c.reply.bulk(value)
         }
     }
 
@@ -166,7 +166,7 @@ enum StringCommands {
         switch try storage.readString(c.args[1], now: currentTimeMillis()) {
         case .missing: c.reply.null()
         case .wrongType: throw CommandError.wrongType
-        case .value(let value, _):
+        case .value(let value, _, _):
             try replyBulk(c, value) { try storage.deleteKey(c.args[1]) }
         }
     }
@@ -201,7 +201,7 @@ enum StringCommands {
         switch try storage.readString(key, now: now) {
         case .missing: c.reply.null()
         case .wrongType: throw CommandError.wrongType
-        case .value(let value, let expiresAt):
+        case .value(let value, let expiresAt, _):
             let newExpiry = try unit.map { try expiryArgument(c, expiryIndex, unit: $0, now: now) }
             try replyBulk(c, value) {
                 if let newExpiry, let unit {
@@ -235,7 +235,7 @@ enum StringCommands {
         let now = currentTimeMillis()
         c.reply.arrayHeader(c.argumentCount - 1)
         for index in 1..<c.argumentCount {
-            if case .value(let value, _) = try c.engine.storage.readString(c.args[index], now: now) {
+            if case .value(let value, _, _) = try c.engine.storage.readString(c.args[index], now: now) {
                 c.reply.bulk(value)
             } else {
                 c.reply.null()
@@ -248,7 +248,7 @@ enum StringCommands {
         switch try c.engine.storage.readString(c.args[1], now: currentTimeMillis()) {
         case .missing: c.reply.integer(0)
         case .wrongType: throw CommandError.wrongType
-        case .value(let value, _): c.reply.integer(value.count)
+        case .value(let value, _, _): c.reply.integer(value.count)
         }
     }
 
@@ -259,7 +259,7 @@ enum StringCommands {
         switch try c.engine.storage.readString(c.args[1], now: currentTimeMillis()) {
         case .missing: c.reply.bulk(ByteView.empty)
         case .wrongType: throw CommandError.wrongType
-        case .value(let value, _):
+        case .value(let value, _, _):
             let length = Int64(value.count)
             if start < 0 && end < 0 && start > end {
                 c.reply.bulk(ByteView.empty)
@@ -315,7 +315,7 @@ enum StringCommands {
         case .missing:
             try storage.writeString(c.args[1], c.args[2], expiresAt: nil, keepTTL: false, now: now)
             c.reply.integer(c.args[2].count)
-        case .value(let value, _):
+        case .value(let value, _, _):
             let total = Int64(value.count) + Int64(c.args[2].count)
             guard total <= maxStringBytes else {
                 throw CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
@@ -347,7 +347,7 @@ enum StringCommands {
                 return
             }
             current = []
-        case .value(let value, _):
+        case .value(let value, _, _):
             if patch.isEmpty {
                 c.reply.integer(value.count)
                 return
@@ -386,10 +386,10 @@ enum StringCommands {
         let storage = c.engine.storage
         var current: Int64 = 0
         var rowId: Int64? = nil
-        switch try storage.readStringForUpdate(c.args[1], now: now) {
+        switch try storage.readString(c.args[1], now: now, cacheRead: false) {
         case .wrongType: throw CommandError.wrongType
         case .missing: break
-        case .value(let value, let id):
+        case .value(let value, _, let id):
             guard let parsed = value.parseInt64() else { throw CommandError.notInteger }
             current = parsed
             rowId = id
@@ -417,7 +417,7 @@ enum StringCommands {
         switch try storage.readString(c.args[1], now: now) {
         case .wrongType: throw CommandError.wrongType
         case .missing: break
-        case .value(let value, _):
+        case .value(let value, _, _):
             guard let parsed = value.parseLongDouble() else { throw CommandError.notFloat }
             current = parsed
         }

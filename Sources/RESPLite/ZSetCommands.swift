@@ -268,31 +268,30 @@ extension Storage {
         return try collect(statement)
     }
 
-    /// True if the lowest and the highest score are equal (two seeks of the score index).
+    /// The smallest and the largest score (two seeks of the score index), nil for no members.
+    func zsetScoreBounds(_ id: Int64) throws -> (lowest: Double, highest: Double)? {
+        let statement = try cached(ZSetSQL.scoreBounds)
+        statement.bind(1, id)
+        defer { statement.reset() }
+        guard try statement.step(), !statement.isNull(0) else { return nil }
+        return (statement.double(0), statement.double(1))
+    }
+
     /// Whether a score probably lies in the upper half of the zset's members: above the middle
     /// of the smallest and largest score (a guess that is exact for evenly spread scores; it
     /// only decides which side ZRANK counts). The largest and smallest scores themselves are
     /// at their ends whatever the spread.
     func zsetNearerTop(_ id: Int64, score: Double) throws -> Bool {
-        let statement = try cached(ZSetSQL.scoreBounds)
-        statement.bind(1, id)
-        defer { statement.reset() }
-        guard try statement.step() else { return false }
-        let (lowest, highest) = (statement.double(0), statement.double(1))
+        guard let (lowest, highest) = try zsetScoreBounds(id) else { return false }
         if score == highest && score != lowest { return true }
         if score == lowest || !lowest.isFinite || !highest.isFinite { return false }
         return score - lowest > (highest - lowest) / 2
     }
 
+    /// True if the lowest and the highest score are equal.
     func zsetScoresAllEqual(_ id: Int64) throws -> Bool {
-        let statement = try cached("""
-            SELECT (SELECT score FROM redis_zsets WHERE key_id = ?1 ORDER BY score LIMIT 1)
-                 = (SELECT score FROM redis_zsets WHERE key_id = ?1 ORDER BY score DESC LIMIT 1)
-            """)
-        statement.bind(1, id)
-        defer { statement.reset() }
-        guard try statement.step() else { return true }
-        return statement.int64(0) != 0
+        guard let (lowest, highest) = try zsetScoreBounds(id) else { return false }
+        return lowest == highest
     }
 
     /// The largest member of a zset (the last entry of its primary-key range).
