@@ -978,9 +978,8 @@ final class Storage {
         corrected = true
         assert(count >= 0, "collection count below zero")
         if count <= 0 {
-            let delete = try cached("DELETE FROM redis_keys WHERE id = ?1")
-            delete.bind(1, id)
-            try delete.run()
+            deleteStatement.bind(1, id)
+            try deleteStatement.run()
             try deleteMembers(id: id, type: type)
         }
         return count
