@@ -378,6 +378,42 @@ final class ListCommandTests: XCTestCase {
         XCTAssertEqual(try consistencyProblems(server.databasePath), [])
     }
 
+    /// LRANGE reads a list whose rowids descend (built by LPUSH) tail first and reorders the
+    /// reply; every range must still come out in list order: lists built by LPUSH, RPUSH and
+    /// both, ranges on both sides of `ListLimits.reversedRangeMaxElements`, and a list with gaps.
+    func testRangesOfListsBuiltFromEitherEnd() throws {
+        let server = try TestServer()
+        let client = try server.client(timeoutMs: 60_000)
+        let limit = Int(ListLimits.reversedRangeMaxElements)
+        let total = limit + 200
+        var models: [String: [String]] = ["left": [], "right": [], "both": []]
+        for chunk in stride(from: 0, to: total, by: 100) {
+            let values = (chunk..<min(chunk + 100, total)).map { "v\($0)" }
+            _ = try client.pipeline([[Array("LPUSH".utf8), Array("left".utf8)] + values.map { Array($0.utf8) },
+                                     [Array("RPUSH".utf8), Array("right".utf8)] + values.map { Array($0.utf8) },
+                                     [Array((chunk / 100) % 3 == 0 ? "RPUSH".utf8 : "LPUSH".utf8), Array("both".utf8)]
+                                        + values.map { Array($0.utf8) }])
+            models["left"] = values.reversed() + models["left"]!
+            models["right"]! += values
+            models["both"] = (chunk / 100) % 3 == 0 ? models["both"]! + values : values.reversed() + models["both"]!
+        }
+        // A gap in the middle of "left" (renumbering would move hundreds of rows).
+        let removed = models["left"]![total / 2]
+        XCTAssertEqual(try client.run("LREM", "left", "1", removed), int(1))
+        models["left"]!.remove(at: total / 2)
+        let ranges: [(Int, Int)] = [(0, 0), (0, 1), (0, 99), (5, 17), (0, limit - 1), (0, limit), (1, limit),
+                                    (0, -1), (-3, -1), (total / 2 - 3, total / 2 + 3), (-limit, -1), (-limit - 1, -1)]
+        for (key, model) in models {
+            for (start, stop) in ranges {
+                let from = start < 0 ? model.count + start : start
+                let to = stop < 0 ? model.count + stop : min(stop, model.count - 1)
+                XCTAssertEqual(try client.run("LRANGE", key, String(start), String(stop)), bulks(Array(model[from...to])),
+                               "LRANGE \(key) \(start) \(stop)")
+            }
+        }
+        XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+    }
+
     /// A 200,000-element list: the statements behind LINDEX/LSET/pushes and pops seek the
     /// (key_id, seq) index (asserted on SQLite's plan), and middle positions are exact.
     func testLargeListUsesIndexSeeks() throws {
@@ -406,7 +442,7 @@ final class ListCommandTests: XCTestCase {
         XCTAssertEqual(try client.run("RPOP", "big"), bulk("199999"))
         XCTAssertEqual(try consistencyProblems(server.databasePath), [])
 
-        for sql in [ListSQL.head, ListSQL.tail, ListSQL.element, ListSQL.range, ListSQL.fromHead, ListSQL.fromTail,
+        for sql in [ListSQL.head, ListSQL.tail, ListSQL.element, ListSQL.range, ListSQL.rangeDescending, ListSQL.fromHead, ListSQL.fromTail,
                     ListSQL.offsetFromHead, ListSQL.offsetFromTail, ListSQL.removeFromHead, ListSQL.removeFromTail] {
             let plan = try listZSetQueryPlan(server.databasePath, sql)
             XCTAssertTrue(plan.contains { $0.hasPrefix("SEARCH redis_lists USING") && $0.contains("(key_id=?") }, "\(sql): \(plan)")

@@ -551,6 +551,31 @@ final class RESPParserTests: XCTestCase {
         XCTAssertEqual(String(decoding: many.bytes, as: UTF8.self), text)
     }
 
+    /// reverseSegments puts segments of any length (empty ones too) back in reverse order and
+    /// leaves the bytes before the first segment, and the consumed ones, alone.
+    func testReverseSegmentsKeepsEachSegmentWhole() {
+        var seed: UInt64 = 0x5e9
+        for round in 0..<200 {
+            let buffer = ByteBuffer()
+            buffer.append(bytes("consumed|"))
+            buffer.consume(9)
+            let prefix = bytes("*n\r\n")
+            buffer.append(prefix)
+            var segments: [[UInt8]] = []
+            var starts: [Int] = []
+            for index in 0..<(1 + round % 17) {
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                let length = Int((seed >> 33) % 40)
+                let segment = (0..<length).map { UInt8(truncatingIfNeeded: index &* 31 &+ $0) }
+                starts.append(buffer.count)
+                buffer.append(segment)
+                segments.append(segment)
+            }
+            buffer.reverseSegments(starts: starts)
+            XCTAssertEqual(buffer.bytes, prefix + segments.reversed().flatMap { $0 }, "round \(round)")
+        }
+    }
+
     func testReplyWriterRESP2() {
         let buffer = ByteBuffer()
         var writer = ReplyWriter(buffer: buffer)
