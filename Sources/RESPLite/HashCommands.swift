@@ -23,7 +23,7 @@ let hashCommands: [Command] = [
     Command("hkeys", arity: 2, flags: [.readonly], keys: (1, 1, 1), group: "hash", handler: HashCommands.hkeys),
     Command("hvals", arity: 2, flags: [.readonly], keys: (1, 1, 1), group: "hash", handler: HashCommands.hvals),
     Command("hlen", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hlen),
-    Command("hdel", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hdel),
+    Command("hdel", arity: -3, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "hash", handler: HashCommands.hdel),
     Command("hexists", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hexists),
     Command("hstrlen", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hstrlen),
     Command("hincrby", arity: 4, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hincrby),

@@ -437,8 +437,8 @@ let coreCommands: [Command] = [
     Command("getdel", arity: 2, flags: [.write, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.getdel),
     Command("getex", arity: -2, flags: [.write, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.getex),
     Command("mget", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: "string", handler: StringCommands.mget),
-    Command("mset", arity: -3, flags: [.write, .denyOOM], keys: (1, -1, 2), group: "string", handler: StringCommands.mset),
-    Command("msetnx", arity: -3, flags: [.write, .denyOOM], keys: (1, -1, 2), group: "string", handler: StringCommands.msetnx),
+    Command("mset", arity: -3, flags: [.write, .denyOOM, .validatesBeforeWriting], keys: (1, -1, 2), group: "string", handler: StringCommands.mset),
+    Command("msetnx", arity: -3, flags: [.write, .denyOOM, .validatesBeforeWriting], keys: (1, -1, 2), group: "string", handler: StringCommands.msetnx),
     Command("append", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.append),
     Command("strlen", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.strlen),
     Command("getrange", arity: 4, flags: [.readonly], keys: (1, 1, 1), group: "string", handler: StringCommands.getrange),
@@ -451,8 +451,8 @@ let coreCommands: [Command] = [
     Command("incrbyfloat", arity: 3, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "string", handler: StringCommands.incrbyfloat),
 
     // Keys
-    Command("del", arity: -2, flags: [.write], keys: (1, -1, 1), group: "generic", handler: KeyCommands.del),
-    Command("unlink", arity: -2, flags: [.write, .fast], keys: (1, -1, 1), group: "generic", handler: KeyCommands.del),
+    Command("del", arity: -2, flags: [.write, .validatesBeforeWriting], keys: (1, -1, 1), group: "generic", handler: KeyCommands.del),
+    Command("unlink", arity: -2, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, -1, 1), group: "generic", handler: KeyCommands.del),
     Command("exists", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: "generic", handler: KeyCommands.exists),
     Command("touch", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: "generic", handler: KeyCommands.touch),
     Command("type", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic", handler: KeyCommands.type),

@@ -10,7 +10,7 @@ import Foundation
 
 let setCommands: [Command] = [
     Command("sadd", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "set", handler: SetCommands.sadd),
-    Command("srem", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "set", handler: SetCommands.srem),
+    Command("srem", arity: -3, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "set", handler: SetCommands.srem),
     Command("smembers", arity: 2, flags: [.readonly], keys: (1, 1, 1), group: "set", handler: SetCommands.smembers),
     Command("sismember", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "set", handler: SetCommands.sismember),
     Command("smismember", arity: -3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "set", handler: SetCommands.smismember),

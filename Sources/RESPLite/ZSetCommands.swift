@@ -10,7 +10,7 @@ import Foundation
 let zsetCommands: [Command] = [
     Command("zadd", arity: -4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zadd)),
     Command("zincrby", arity: 4, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zincrby)),
-    Command("zrem", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zrem)),
+    Command("zrem", arity: -3, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zrem)),
     Command("zcard", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zcard)),
     Command("zscore", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zscore)),
     Command("zmscore", arity: -3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zmscore)),

@@ -18,7 +18,8 @@ final class DurabilityTests: XCTestCase {
         }
     }
 
-    /// Commands that run without their own savepoint (SET, INCR, HSET, SADD, LPUSH, ZADD...)
+    /// Commands that run without their own savepoint (SET, MSET, INCR, DEL, HSET, HDEL, SADD,
+    /// SREM, LPUSH, ZADD, ZREM...)
     /// check before writing: a pipeline where some of them fail (wrong type, not an integer,
     /// syntax) keeps every other reply and write of the same group commit.
     func testValidationErrorsInAGroupCommitFailAlone() throws {
@@ -30,6 +31,9 @@ final class DurabilityTests: XCTestCase {
                 ["SADD", "h", "m"], ["SADD", "set", "m"], ["ZADD", "z", "nope", "m"], ["ZADD", "z", "1", "m"],
                 ["ZADD", "z", "INCR", "nan", "m"], ["RPOP", "set"], ["LPUSH", "list", "a", "b"], ["RPOP", "list"],
                 ["SETEX", "e", "0", "v"], ["SET", "last", "ok"],
+                ["MSET", "m1", "1", "m2"], ["MSET", "m1", "1", "m2", "2"], ["MSETNX", "m1", "x", "m3", "3"],
+                ["HDEL", "s", "f"], ["SREM", "h", "m"], ["ZREM", "set", "m"], ["SET", "d", "x"], ["DEL", "d", "missing"],
+                ["UNLINK", "e"], ["SREM", "set", "m", "other"], ["SET", "final", "ok"],
             ]
             let replies = try client.pipeline(commands.map { $0.map { Array($0.utf8) } })
             let wrongType = err("WRONGTYPE Operation against a key holding the wrong kind of value")
@@ -39,8 +43,12 @@ final class DurabilityTests: XCTestCase {
                 wrongType, int(1), err("ERR value is not a valid float"), int(1),
                 err("ERR value is not a valid float"), wrongType, int(2), bulk("a"),
                 err("ERR invalid expire time in 'setex' command"), ok,
+                err("ERR wrong number of arguments for 'mset' command"), ok, int(0),
+                wrongType, wrongType, wrongType, ok, int(1),
+                int(0), int(1), ok,
             ], "[\(server.backendName)]")
-            for (key, expected) in [("s", bulk("text")), ("n", bulk("2")), ("last", bulk("ok"))] {
+            for (key, expected) in [("s", bulk("text")), ("n", bulk("2")), ("last", bulk("ok")), ("m1", bulk("1")), ("m2", bulk("2")),
+                                    ("m3", .null), ("d", .null), ("final", bulk("ok"))] {
                 XCTAssertEqual(try client.run("GET", key), expected, "[\(server.backendName)] \(key)")
             }
             XCTAssertEqual(try client.run("HGET", "h", "f"), bulk("v"))
