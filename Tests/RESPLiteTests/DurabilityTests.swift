@@ -34,6 +34,11 @@ final class DurabilityTests: XCTestCase {
                 ["MSET", "m1", "1", "m2"], ["MSET", "m1", "1", "m2", "2"], ["MSETNX", "m1", "x", "m3", "3"],
                 ["HDEL", "s", "f"], ["SREM", "h", "m"], ["ZREM", "set", "m"], ["SET", "d", "x"], ["DEL", "d", "missing"],
                 ["UNLINK", "e"], ["SREM", "set", "m", "other"], ["SET", "final", "ok"],
+                ["GETDEL", "h"], ["SETRANGE", "s", "-1", "x"], ["APPEND", "h", "x"], ["APPEND", "s", "!"],
+                ["INCRBYFLOAT", "s", "1"], ["GETEX", "s", "EX", "0"], ["EXPIRE", "s", "abc"], ["EXPIRE", "s", "100", "BOGUS"],
+                ["EXPIRE", "final", "100"], ["PERSIST", "final"], ["LSET", "list", "99", "x"], ["LSET", "nolist", "0", "x"],
+                ["LTRIM", "list", "a", "1"], ["LREM", "list", "x", "a"], ["LPUSHX", "s", "x"], ["ZINCRBY", "z", "abc", "m"],
+                ["ZREMRANGEBYSCORE", "z", "x", "1"], ["ZPOPMIN", "z", "-1"], ["ZINCRBY", "z", "2", "m"],
             ]
             let replies = try client.pipeline(commands.map { $0.map { Array($0.utf8) } })
             let wrongType = err("WRONGTYPE Operation against a key holding the wrong kind of value")
@@ -46,13 +51,21 @@ final class DurabilityTests: XCTestCase {
                 err("ERR wrong number of arguments for 'mset' command"), ok, int(0),
                 wrongType, wrongType, wrongType, ok, int(1),
                 int(0), int(1), ok,
+                wrongType, err("ERR offset is out of range"), wrongType, int(5),
+                err("ERR value is not a valid float"), err("ERR invalid expire time in 'getex' command"),
+                err("ERR value is not an integer or out of range"), err("ERR Unsupported option BOGUS"),
+                int(1), int(1), err("ERR index out of range"), err("ERR no such key"),
+                err("ERR value is not an integer or out of range"), err("ERR value is not an integer or out of range"), wrongType,
+                err("ERR value is not a valid float"), err("ERR min or max is not a float"),
+                err("ERR value is out of range, must be positive"), bulk("3"),
             ], "[\(server.backendName)]")
-            for (key, expected) in [("s", bulk("text")), ("n", bulk("2")), ("last", bulk("ok")), ("m1", bulk("1")), ("m2", bulk("2")),
+            for (key, expected) in [("s", bulk("text!")), ("n", bulk("2")), ("last", bulk("ok")), ("m1", bulk("1")), ("m2", bulk("2")),
                                     ("m3", .null), ("d", .null), ("final", bulk("ok"))] {
                 XCTAssertEqual(try client.run("GET", key), expected, "[\(server.backendName)] \(key)")
             }
             XCTAssertEqual(try client.run("HGET", "h", "f"), bulk("v"))
-            XCTAssertEqual(try client.run("ZSCORE", "z", "m"), bulk("1"))
+            XCTAssertEqual(try client.run("ZSCORE", "z", "m"), bulk("3"))
+            XCTAssertEqual(try client.run("TTL", "final"), int(-1))
             XCTAssertEqual(try client.run("LRANGE", "list", "0", "-1"), bulks(["b"]))
             XCTAssertEqual(try consistencyProblems(server.databasePath), [])
         }
