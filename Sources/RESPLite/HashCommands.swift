@@ -26,8 +26,8 @@ let hashCommands: [Command] = [
     Command("hdel", arity: -3, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "hash", handler: HashCommands.hdel),
     Command("hexists", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hexists),
     Command("hstrlen", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hstrlen),
-    Command("hincrby", arity: 4, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hincrby),
-    Command("hincrbyfloat", arity: 4, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hincrbyfloat),
+    Command("hincrby", arity: 4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "hash", handler: HashCommands.hincrby),
+    Command("hincrbyfloat", arity: 4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "hash", handler: HashCommands.hincrbyfloat),
     Command("hrandfield", arity: -2, flags: [.readonly], keys: (1, 1, 1), group: "hash", handler: HashCommands.hrandfield),
     Command("hscan", arity: -3, flags: [.readonly], keys: (1, 1, 1), group: "hash", handler: HashCommands.hscan),
     Command("hexpire", arity: -6, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hexpire),
@@ -87,7 +87,12 @@ extension Storage {
 
     /// A live hash for writing (created empty if missing: the command must add a field).
     func hashForWrite(_ key: ByteView, now: Int64) throws -> KeyRecord {
-        if let record = try hashForRead(key, now: now) { return record }
+        try hashForWrite(key, existing: try collectionForRead(key, type: .hash, now: now), now: now)
+    }
+
+    /// The same, given the key's record as `collectionForRead` found it in this command.
+    func hashForWrite(_ key: ByteView, existing: KeyRecord?, now: Int64) throws -> KeyRecord {
+        if let existing, let record = try purgeExpiredFields(existing, now: now) { return record }
         return try collectionForWrite(key, type: .hash, now: now).record
     }
 
@@ -301,21 +306,32 @@ enum HashCommands {
         c.reply.integer(removed)
     }
 
+    /// The record of hash `c.args[1]` and the value of its field `c.args[2]` if that is live (a
+    /// field past its TTL counts as missing), read without writing: expired fields are purged
+    /// later, by the write (`hashForWrite(_:existing:now:)`).
+    private static func liveFieldValue(_ c: CommandCall, now: Int64) throws -> (record: KeyRecord?, value: [UInt8]?) {
+        let storage = c.engine.storage
+        guard let record = try storage.collectionForRead(c.args[1], type: .hash, now: now) else { return (nil, nil) }
+        return (record, try storage.hashValueCopy(record, c.args[2], now: now))
+    }
+
     /// HINCRBY key field increment → the new value. The field keeps its TTL.
     static func hincrby(_ c: CommandCall) throws {
         let increment = try c.integer(3)
         let now = currentTimeMillis()
         let storage = c.engine.storage
-        let record = try storage.hashForWrite(c.args[1], now: now)
+        // Everything is checked before the first write (purging expired fields is one), so
+        // the command needs no savepoint of its own (`validatesBeforeWriting`).
+        let (existing, value) = try liveFieldValue(c, now: now)
         var current: Int64 = 0
-        var exists = false
-        if record.count > 0, let value = try storage.hashValueCopy(record, c.args[2], now: now) {
+        if let value {
             guard let parsed = value.withByteView({ $0.parseInt64() }) else { throw CommandError("ERR hash value is not an integer") }
             current = parsed
-            exists = true
         }
+        let exists = value != nil
         let (result, overflow) = current.addingReportingOverflow(increment)
         guard !overflow else { throw CommandError.overflow }
+        let record = try storage.hashForWrite(c.args[1], existing: existing, now: now)
         let text = Array(String(result).utf8)
         try text.withByteView { try storage.hashSet(record.id, c.args[2], $0, keepTTL: true) }
         try storage.adjustCount(id: record.id, by: exists ? 0 : 1, now: now)
@@ -329,16 +345,16 @@ enum HashCommands {
         guard increment.isFinite else { throw CommandError("ERR value is NaN or Infinity") }
         let now = currentTimeMillis()
         let storage = c.engine.storage
-        let record = try storage.hashForWrite(c.args[1], now: now)
+        let (existing, value) = try liveFieldValue(c, now: now)  // checked before any write, as HINCRBY
         var current: Float80 = 0
-        var exists = false
-        if record.count > 0, let value = try storage.hashValueCopy(record, c.args[2], now: now) {
+        if let value {
             guard let parsed = value.withByteView({ $0.parseLongDouble() }) else { throw CommandError("ERR hash value is not a float") }
             current = parsed
-            exists = true
         }
+        let exists = value != nil
         let result = current + increment
         guard result.isFinite else { throw CommandError("ERR increment would produce NaN or Infinity") }
+        let record = try storage.hashForWrite(c.args[1], existing: existing, now: now)
         let text = formatLongDouble(result)
         try Array(text.utf8).withByteView { try storage.hashSet(record.id, c.args[2], $0, keepTTL: true) }
         try storage.adjustCount(id: record.id, by: exists ? 0 : 1, now: now)

@@ -71,6 +71,26 @@ final class DurabilityTests: XCTestCase {
         }
     }
 
+    /// HINCRBY and HINCRBYFLOAT run without a savepoint: on a hash with an expired field (whose
+    /// purge is a write) a non-numeric field must still fail the command alone, before the purge.
+    func testHashIncrementErrorsAfterExpiredFieldsFailAlone() throws {
+        try forEachBackend { server in
+            let client = try server.client()
+            XCTAssertEqual(try client.run("HSET", "hx", "a", "1", "b", "text"), int(2))
+            XCTAssertEqual(try client.run("HPEXPIRE", "hx", "1", "FIELDS", "1", "a"), .array([int(1)]))
+            Thread.sleep(forTimeInterval: 0.01)
+            let replies = try client.pipeline([["SET", "p", "1"], ["HINCRBY", "hx", "b", "1"], ["HINCRBYFLOAT", "hx", "b", "1"],
+                                               ["HINCRBY", "hx", "a", "5"], ["SET", "q", "2"]].map { $0.map { Array($0.utf8) } })
+            XCTAssertEqual(replies, [ok, err("ERR hash value is not an integer"), err("ERR hash value is not a float"), int(5), ok],
+                           "[\(server.backendName)]")
+            XCTAssertEqual(try client.run("GET", "p"), bulk("1"))
+            XCTAssertEqual(try client.run("GET", "q"), bulk("2"))
+            XCTAssertEqual(try client.run("HLEN", "hx"), int(2))
+            XCTAssertEqual(try client.run("HTTL", "hx", "FIELDS", "1", "a"), .array([int(-1)]))
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+        }
+    }
+
     /// Disk full (max_page_count): writes answer a clear error, reads keep working, every
     /// acknowledged write is present after a restart, and a failed write left nothing.
     func testDiskFullAnswersErrorsAndLosesNothingAcknowledged() throws {
