@@ -128,16 +128,12 @@ struct ListSpan {
 extension Storage {
     /// The smallest seq of a list (its head); 0 for no rows.
     func listHead(_ id: Int64) throws -> Int64 {
-        try listEndSeq(ListSQL.head, id)
+        try listEnd(ListSQL.head, id).seq
     }
 
     /// The largest seq of a list (its tail); 0 for no rows.
     func listTail(_ id: Int64) throws -> Int64 {
-        try listEndSeq(ListSQL.tail, id)
-    }
-
-    private func listEndSeq(_ sql: StaticString, _ id: Int64) throws -> Int64 {
-        try listEnd(sql, id).seq
+        try listEnd(ListSQL.tail, id).seq
     }
 
     /// The seq and rowid of a list's first or last row; (0, 0) for no rows.
@@ -431,13 +427,13 @@ enum ListCommands {
                                                   to: try storage.listSeq(at: last, in: span), descending: descending)
         c.reply.arrayHeader(Int(elements))
         if descending {
-            var starts: [Int] = []
-            starts.reserveCapacity(Int(elements))
+            // The scratch array is reused (at most `reversedRangeMaxElements` offsets).
+            storage.replySegmentStarts.removeAll(keepingCapacity: true)
             while try rows.step() {
-                starts.append(c.reply.buffer.count)
+                storage.replySegmentStarts.append(c.reply.buffer.count)
                 c.reply.bulk(rows.bytes(0))
             }
-            c.reply.buffer.reverseSegments(starts: starts)
+            c.reply.buffer.reverseSegments(starts: storage.replySegmentStarts)
         } else {
             while try rows.step() { c.reply.bulk(rows.bytes(0)) }
         }

@@ -482,6 +482,9 @@ final class Storage {
     /// LREM closes the gap it leaves in a list by renumbering rows only when at most this many
     /// move (`ServerOptions.listRenumberMaxRows`); beyond, the list keeps its gaps.
     var listRenumberMaxRows: Int64 = ListLimits.renumberMaxRows
+    /// Scratch for LRANGE read tail first: where each element's reply starts (reused, at most
+    /// `ListLimits.reversedRangeMaxElements` entries).
+    var replySegmentStarts: [Int] = []
 
     /// Whether the group transaction is open.
     private(set) var inBatch = false
