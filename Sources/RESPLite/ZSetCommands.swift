@@ -202,6 +202,29 @@ extension Storage {
         try statement.run()
     }
 
+    /// What `zsetStore` did to a member.
+    enum ZSetStore { case added, updated, unchanged }
+
+    /// Sets a member's score whatever it was (ZADD without NX, XX, GT, LT or INCR): the UPDATE
+    /// comes first, so a member that exists with another score (the common case of a ZADD) costs
+    /// one statement instead of a read and then a write; the INSERT runs only when it changed
+    /// nothing (a new member, or the same score, which `OR IGNORE` leaves as it is).
+    func zsetStore(_ id: Int64, _ member: ByteView, _ score: Double) throws -> ZSetStore {
+        try willWrite()
+        let update = try cached("UPDATE redis_zsets SET score = ?3 WHERE key_id = ?1 AND member = ?2 AND score <> ?3")
+        update.bind(1, id)
+        update.bind(2, member)
+        update.bind(3, score)
+        try update.run()
+        if connection.changes > 0 { return .updated }
+        let insert = try cached("INSERT OR IGNORE INTO redis_zsets(key_id, member, score) VALUES (?1, ?2, ?3)")
+        insert.bind(1, id)
+        insert.bind(2, member)
+        insert.bind(3, score)
+        try insert.run()
+        return connection.changes > 0 ? .added : .unchanged
+    }
+
     /// Deletes one member; true if it existed.
     func zsetDelete(_ id: Int64, _ member: ByteView) throws -> Bool {
         try willWrite()
@@ -453,10 +476,17 @@ enum ZSetCommands {
         let id = record!.id
         var added: Int64 = 0, updated: Int64 = 0, processed = 0
         var lastScore = 0.0
+        let setsEveryMember = !nx && !xx && !gt && !lt && !incr
         for j in 0..<pairs {
             var score = scores[j]
             let member = c.args[scoreIndex + 1 + j * 2]
-            if let current = try storage.zsetScore(id, member) {
+            if setsEveryMember {
+                switch try storage.zsetStore(id, member, score) {
+                case .added: added += 1
+                case .updated: updated += 1
+                case .unchanged: break
+                }
+            } else if let current = try storage.zsetScore(id, member) {
                 if nx { continue }
                 if incr {
                     score += current
