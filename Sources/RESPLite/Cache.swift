@@ -10,6 +10,12 @@
 //  2. FLUSH (SQLite's truncate optimisation skips the hook) and every rollback clear the whole
 //     cache, so nothing uncommitted survives a failed command or batch.
 //  3. Entries are made by reads (a key's metadata, a string's value); a write evicts them.
+//  4. A read that finds no row at all leaves an *absent* entry (a GET of a missing key then
+//     answers from the cache, as Redis would from memory). No row id names it, so it holds the
+//     `absentGeneration` it was made in instead, and every insert or update of any key row
+//     (the only ways a key can come to exist: a new row, RENAME's new name, an expired row
+//     written again) moves the generation on, which retires every absent entry at once;
+//     deletes leave it. A retired entry counts as a miss and is refreshed in place.
 // Owned by the loop thread. Lookups hash the request bytes in place (no allocation).
 
 import Foundation
@@ -36,6 +42,14 @@ struct CachedKey {
     var value: [UInt8]?
 }
 
+/// What the cache says of a key.
+enum CacheLookup {
+    case miss
+    /// No row had this key when it was last read, and no key row was inserted or updated since.
+    case absent
+    case present(CachedKey)
+}
+
 final class HotCache {
     private struct Slot {
         var key: [UInt8]
@@ -47,6 +61,10 @@ final class HotCache {
         var previous: Int32 = -1
         var next: Int32 = -1
         var bytes: Int
+        /// The `absentGeneration` of an absent entry (its `entry` is a placeholder and it is not
+        /// in `idToSlot`); -1 for an entry of a row.
+        var absentGeneration: Int64 = -1
+        var isAbsent: Bool { absentGeneration >= 0 }
     }
 
     /// Memory an entry takes besides its key and value bytes (slot, array headers, hash
@@ -65,6 +83,11 @@ final class HotCache {
     private var tail: Int32 = -1  // least recently used
     private(set) var count = 0
     private(set) var bytes = 0
+    /// Absent entries among `count` (they are not in `idToSlot`).
+    private(set) var absentCount = 0
+    /// Moved on by every insert or update of a key row (Storage's update hook); absent entries
+    /// of an older generation are retired (rule 4 above).
+    private(set) var absentGeneration: Int64 = 0
 
     private(set) var hits: Int64 = 0
     private(set) var misses: Int64 = 0
@@ -100,14 +123,58 @@ final class HotCache {
 
     /// The cached entry of a key, marked most recently used; counts a hit or a miss.
     func get(_ key: ByteView) -> CachedKey? {
+        if case .present(let entry) = probe(key) { return entry }
+        return nil
+    }
+
+    /// What the cache knows of a key (an entry is marked most recently used); counts a hit or
+    /// a miss (a retired absent entry is a miss).
+    func probe(_ key: ByteView) -> CacheLookup {
         guard count > 0, let found = find(key, hash: Self.hash(key)) else {
             misses += 1
-            return nil
+            return .miss
+        }
+        let generation = slots[Int(found.slot)].absentGeneration
+        if generation >= 0 && generation != absentGeneration {
+            misses += 1
+            return .miss
         }
         hits += 1
         touch(found.slot)
-        return slots[Int(found.slot)].entry
+        return generation >= 0 ? .absent : .present(slots[Int(found.slot)].entry)
     }
+
+    /// An insert or update of a key row happened: every absent entry is retired.
+    @inline(__always) func keyRowWritten() {
+        absentGeneration &+= 1
+    }
+
+    /// Records that SQLite has no row for `key` (read just now, in this generation).
+    func putAbsent(_ key: ByteView) {
+        let size = key.count + Self.entryOverheadBytes
+        guard size <= options.maxBytes else { return }
+        let hash = Self.hash(key)
+        if let found = find(key, hash: hash) {
+            let index = Int(found.slot)
+            if !slots[index].isAbsent {
+                idToSlot[slots[index].entry.record.id] = nil
+                slots[index].entry = Self.absentPlaceholder
+                absentCount += 1
+            }
+            slots[index].absentGeneration = absentGeneration
+            bytes += size - slots[index].bytes
+            slots[index].bytes = size
+            touch(found.slot)
+        } else {
+            var slot = Slot(key: key.array, entry: Self.absentPlaceholder, hash: hash, bytes: size)
+            slot.absentGeneration = absentGeneration
+            insert(slot)
+            absentCount += 1
+        }
+        evictOverLimits()
+    }
+
+    private static let absentPlaceholder = CachedKey(record: KeyRecord(id: 0, type: .string, expiresAt: nil, updatedAt: 0, count: 0), value: nil)
 
     /// Stores what was just read from SQLite.
     func put(_ key: ByteView, _ entry: CachedKey) {
@@ -117,7 +184,11 @@ final class HotCache {
         let hash = Self.hash(key)
         if let found = find(key, hash: hash) {
             let index = Int(found.slot)
-            if slots[index].entry.record.id != entry.record.id {
+            if slots[index].isAbsent {
+                slots[index].absentGeneration = -1
+                absentCount -= 1
+                idToSlot[entry.record.id] = found.slot
+            } else if slots[index].entry.record.id != entry.record.id {
                 idToSlot[slots[index].entry.record.id] = nil
                 idToSlot[entry.record.id] = found.slot
             }
@@ -126,24 +197,34 @@ final class HotCache {
             slots[index].bytes = size
             touch(found.slot)
         } else {
-            let slot = Slot(key: key.array, entry: entry, hash: hash, bytes: size)
-            let index: Int32
-            if let reused = freeSlots.popLast() {
-                index = reused
-                slots[Int(index)] = slot
-            } else {
-                index = Int32(slots.count)
-                slots.append(slot)
-            }
-            var bucket = hash & bucketMask
-            while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
-            buckets[bucket] = index
-            slots[Int(index)].bucket = Int32(bucket)
+            let index = insert(Slot(key: key.array, entry: entry, hash: hash, bytes: size))
             idToSlot[entry.record.id] = index
-            count += 1
-            bytes += size
-            linkFront(index)
         }
+        evictOverLimits()
+    }
+
+    /// Places a new slot in the table and at the front of the LRU list.
+    @discardableResult
+    private func insert(_ slot: Slot) -> Int32 {
+        let index: Int32
+        if let reused = freeSlots.popLast() {
+            index = reused
+            slots[Int(index)] = slot
+        } else {
+            index = Int32(slots.count)
+            slots.append(slot)
+        }
+        var bucket = slot.hash & bucketMask
+        while buckets[bucket] >= 0 { bucket = (bucket + 1) & bucketMask }
+        buckets[bucket] = index
+        slots[Int(index)].bucket = Int32(bucket)
+        count += 1
+        bytes += slot.bytes
+        linkFront(index)
+        return index
+    }
+
+    private func evictOverLimits() {
         while count > options.maxEntries || bytes > options.maxBytes, tail >= 0 {
             evictions += 1
             removeSlot(tail)
@@ -185,6 +266,7 @@ final class HotCache {
         head = -1
         tail = -1
         count = 0
+        absentCount = 0
         bytes = 0
     }
 
@@ -193,18 +275,23 @@ final class HotCache {
     func invariantViolations() -> [String] {
         var problems: [String] = []
         var live = 0
+        var absent = 0
         for (bucket, slot) in buckets.enumerated() where slot >= 0 {
             live += 1
             if slots[Int(slot)].bucket != Int32(bucket) { problems.append("slot \(slot) records bucket \(slots[Int(slot)].bucket), sits in \(bucket)") }
             let found = slots[Int(slot)].key.withByteView { find($0, hash: slots[Int(slot)].hash) }
             if found?.slot != slot { problems.append("slot \(slot) not found from its key") }
-            if idToSlot[slots[Int(slot)].entry.record.id] != slot { problems.append("id index misses slot \(slot)") }
+            if slots[Int(slot)].isAbsent {
+                absent += 1
+            } else if idToSlot[slots[Int(slot)].entry.record.id] != slot {
+                problems.append("id index misses slot \(slot)")
+            }
         }
         var listed = 0
         var slot = head
         while slot >= 0 && listed <= count { listed += 1; slot = slots[Int(slot)].next }
-        if live != count || listed != count || idToSlot.count != count {
-            problems.append("count \(count), buckets \(live), LRU list \(listed), id index \(idToSlot.count)")
+        if live != count || listed != count || idToSlot.count + absent != count || absent != absentCount {
+            problems.append("count \(count), buckets \(live), LRU list \(listed), id index \(idToSlot.count), absent \(absent) of \(absentCount)")
         }
         return problems
     }
@@ -224,7 +311,12 @@ final class HotCache {
         assert(buckets[bucket] == slot, "a slot's bucket points back at it")
         clearBucket(bucket)
         unlink(slot)
-        idToSlot[slots[index].entry.record.id] = nil
+        if slots[index].isAbsent {
+            slots[index].absentGeneration = -1
+            absentCount -= 1
+        } else {
+            idToSlot[slots[index].entry.record.id] = nil
+        }
         count -= 1
         bytes -= slots[index].bytes
         slots[index].key = []

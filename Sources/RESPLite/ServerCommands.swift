@@ -376,7 +376,7 @@ enum ServerCommands {
         }
         let lookups = cache.hits + cache.misses
         let ratio = lookups > 0 ? Double(cache.hits) / Double(lookups) : 0
-        c.reply.verbatim("enabled:1\r\nentries:\(cache.count)\r\nbytes:\(cache.bytes)\r\nmax_entries:\(cache.options.maxEntries)\r\n"
+        c.reply.verbatim("enabled:1\r\nentries:\(cache.count)\r\nabsent_entries:\(cache.absentCount)\r\nbytes:\(cache.bytes)\r\nmax_entries:\(cache.options.maxEntries)\r\n"
             + "max_bytes:\(cache.options.maxBytes)\r\nhits:\(cache.hits)\r\nmisses:\(cache.misses)\r\n"
             + "hit_ratio:\(String(format: "%.4f", ratio))\r\nevictions:\(cache.evictions)\r\ninvalidations:\(cache.invalidations)\r\n")
     }

@@ -586,10 +586,13 @@ final class Storage {
             throw error
         }
         if let cache {
-            // Every insert, update or delete of a key row evicts that key's cache entry.
-            sqlite3_update_hook(connection.handle, { context, _, _, table, rowid in
+            // Every insert, update or delete of a key row evicts that key's cache entry; an
+            // insert or update also retires the absent entries (Cache.swift, rule 4).
+            sqlite3_update_hook(connection.handle, { context, operation, _, table, rowid in
                 guard let context, let table, strcmp(table, "redis_keys") == 0 else { return }
-                Unmanaged<HotCache>.fromOpaque(context).takeUnretainedValue().invalidate(id: rowid)
+                let cache = Unmanaged<HotCache>.fromOpaque(context).takeUnretainedValue()
+                if operation != SQLITE_DELETE { cache.keyRowWritten() }
+                cache.invalidate(id: rowid)
             }, Unmanaged.passUnretained(cache).toOpaque())
         }
         // WAL checkpoints move off the loop thread when another connection can share the WAL
@@ -749,15 +752,21 @@ final class Storage {
 
     /// The live (not expired) record of a key, or nil.
     func lookup(_ key: ByteView, now: Int64) throws -> KeyRecord? {
-        if let cached = cache?.get(key) {
+        switch cache?.probe(key) ?? .miss {
+        case .present(let cached):
             if let expiresAt = cached.record.expiresAt, expiresAt <= now { return nil }
             return cached.record
+        case .absent: return nil
+        case .miss: break
         }
         let statement = lookupStatement
         statement.reset()
         statement.bind(1, key)
         defer { statement.reset() }
-        guard try statement.step() else { return nil }
+        guard try statement.step() else {
+            cache?.putAbsent(key)
+            return nil
+        }
         let expiresAt = statement.optionalInt64(2)
         if let expiresAt, expiresAt <= now { return nil }
         guard let type = KeyType(rawValue: statement.int64(1)) else { return nil }
@@ -778,7 +787,10 @@ final class Storage {
     /// SQLite is cached unless `cacheRead` is false (INCR and its variants: the rewrite that
     /// follows would drop the entry at once).
     @inline(__always) func readString(_ key: ByteView, now: Int64, cacheRead: Bool = true) throws -> StringRead {
-        if let cache, let cached = cache.get(key) {
+        switch cache?.probe(key) ?? .miss {
+        case .absent: return .missing
+        case .miss: break
+        case .present(let cached):
             if let expiresAt = cached.record.expiresAt, expiresAt <= now { return .missing }
             guard cached.record.type == .string else { return .wrongType }
             if let value = cached.value {
@@ -792,7 +804,10 @@ final class Storage {
         track(statement)
         statement.reset()
         statement.bind(1, key)
-        guard try statement.step() else { return .missing }
+        guard try statement.step() else {
+            if cacheRead { cache?.putAbsent(key) }
+            return .missing
+        }
         let expiresAt = statement.optionalInt64(1)
         if let expiresAt, expiresAt <= now { return .missing }
         guard statement.int64(0) == KeyType.string.rawValue else { return .wrongType }

@@ -210,6 +210,108 @@ final class IntegrationTests: XCTestCase {
         XCTAssertEqual(Array(third.utf8).withByteView { cache.get($0) }?.record.id, 2)
     }
 
+    /// A read of a missing key leaves an absent entry; every way a key can come to exist must
+    /// retire it: a new row (SET and friends, the collection writes, the *STORE and move
+    /// commands) and RENAME, which gives an existing row the key (an UPDATE, not an INSERT).
+    /// Each key is read missing (three ways), created, then read again, on a server with the
+    /// cache and one without; the replies must agree and show the key.
+    func testAbsentEntriesRetireWhenTheKeyAppears() throws {
+        let cached = try TestServer()
+        let uncached = try TestServer(configure: { $0.cache.enabled = false })
+        let a = try cached.client(), b = try uncached.client()
+        for client in [a, b] {
+            try client.run("SET", "src:rename", "r")
+            try client.run("SET", "src:copy", "c")
+            try client.run("SADD", "src:set", "m", "n")
+            try client.run("RPUSH", "src:list", "x", "y")
+            try client.run("ZADD", "src:zset", "1", "z")
+        }
+        let creators: [(String, [String])] = [
+            ("set", ["SET", "set", "v"]), ("setnx", ["SETNX", "setnx", "v"]),
+            ("mset", ["MSET", "mset", "v", "mset:other", "w"]), ("msetnx", ["MSETNX", "msetnx", "v"]),
+            ("incr", ["INCR", "incr"]), ("append", ["APPEND", "append", "v"]),
+            ("setrange", ["SETRANGE", "setrange", "1", "v"]), ("getset", ["GETSET", "getset", "v"]),
+            ("rename", ["RENAME", "src:rename", "rename"]), ("copy", ["COPY", "src:copy", "copy"]),
+            ("hset", ["HSET", "hset", "f", "v"]), ("lpush", ["LPUSH", "lpush", "v"]),
+            ("sadd", ["SADD", "sadd", "m"]), ("zadd", ["ZADD", "zadd", "1", "m"]),
+            ("smove", ["SMOVE", "src:set", "smove", "m"]), ("lmove", ["LMOVE", "src:list", "lmove", "LEFT", "RIGHT"]),
+            ("sunionstore", ["SUNIONSTORE", "sunionstore", "src:set"]),
+            ("zunionstore", ["ZUNIONSTORE", "zunionstore", "1", "src:zset"]),
+        ]
+        for (key, creator) in creators {
+            var steps = [["GET", key], ["EXISTS", key], ["TYPE", key], ["GET", key], creator]
+            steps += [["EXISTS", key], ["TYPE", key], ["GET", key]]
+            var replies: [RESPValue] = []
+            for step in steps {
+                let reply = try a.command(step.map { Array($0.utf8) })
+                XCTAssertEqual(reply, try b.command(step.map { Array($0.utf8) }), "\(key): \(step)")
+                replies.append(reply)
+            }
+            XCTAssertEqual(replies[1], .integer(0), "\(key) was missing")
+            XCTAssertEqual(replies[5], .integer(1), "\(key) exists after \(creator)")
+        }
+        let info = infoFields(try a.run("CACHE.INFO"))
+        XCTAssertGreaterThan(Int(info["hits"] ?? "") ?? 0, creators.count, "second reads of missing keys were answered by the cache: \(info)")
+        // Read-only: the absent entries stay and answer.
+        XCTAssertEqual(try a.run("GET", "never"), null)
+        let before = infoFields(try a.run("CACHE.INFO"))
+        XCTAssertEqual(try a.run("EXISTS", "never"), .integer(0))
+        let after = infoFields(try a.run("CACHE.INFO"))
+        XCTAssertEqual(Int(after["hits"] ?? ""), (Int(before["hits"] ?? "") ?? 0) + 1, "\(after)")
+        XCTAssertGreaterThan(Int(after["absent_entries"] ?? "") ?? 0, 0, "\(after)")
+    }
+
+    /// Absent entries in the table: answered until the next key-row write, refreshed in place,
+    /// replaced by a row's entry, evicted and removed like any entry, invariants kept.
+    func testHotCacheAbsentEntries() throws {
+        var options = CacheOptions()
+        options.maxEntries = 4
+        let cache = HotCache(options: options)
+        func probe(_ text: String) -> String {
+            switch Array(text.utf8).withByteView({ cache.probe($0) }) {
+            case .miss: return "miss"
+            case .absent: return "absent"
+            case .present(let entry): return "present \(entry.record.id)"
+            }
+        }
+        func absent(_ text: String) { Array(text.utf8).withByteView { cache.putAbsent($0) } }
+        func present(_ text: String, _ id: Int64) {
+            let record = KeyRecord(id: id, type: .string, expiresAt: nil, updatedAt: 0, count: 0)
+            Array(text.utf8).withByteView { cache.put($0, CachedKey(record: record, value: [1])) }
+        }
+        absent("a")
+        present("b", 2)
+        XCTAssertEqual(probe("a"), "absent")
+        XCTAssertEqual(cache.absentCount, 1)
+        cache.keyRowWritten()
+        XCTAssertEqual(probe("a"), "miss", "a key-row write retires absent entries")
+        XCTAssertEqual(probe("b"), "present 2", "and leaves the entries of rows")
+        absent("a")  // refreshed in place
+        XCTAssertEqual(probe("a"), "absent")
+        XCTAssertEqual(cache.count, 2)
+        present("a", 1)  // the key now has a row
+        XCTAssertEqual(probe("a"), "present 1")
+        XCTAssertEqual(cache.absentCount, 0)
+        cache.invalidate(id: 1)
+        XCTAssertEqual(probe("a"), "miss")
+        absent("b")  // a row's entry becomes absent: its id no longer leads to it
+        XCTAssertEqual(cache.absentCount, 1)
+        cache.invalidate(id: 2)
+        XCTAssertEqual(probe("b"), "absent")
+        XCTAssertEqual(cache.invariantViolations(), [])
+        for text in ["c", "d", "e", "f"] { absent(text) }  // four entries at most: "b" evicted
+        XCTAssertEqual(probe("b"), "miss")
+        XCTAssertEqual(cache.count, 4)
+        XCTAssertEqual(cache.absentCount, 4)
+        Array("c".utf8).withByteView { cache.remove($0) }
+        XCTAssertEqual(cache.absentCount, 3)
+        XCTAssertEqual(cache.invariantViolations(), [])
+        cache.clear()
+        XCTAssertEqual(cache.absentCount, 0)
+        XCTAssertEqual(probe("d"), "miss")
+        XCTAssertEqual(cache.invariantViolations(), [])
+    }
+
     func testHotCacheNeverChangesAReply() throws {
         let cached = try TestServer(configure: { $0.cache.maxEntries = 64 })
         let uncached = try TestServer(configure: { $0.cache.enabled = false })
