@@ -272,7 +272,7 @@ enum HashCommands {
         for index in stride(from: 2, to: c.argumentCount, by: 2) where try storage.hashSet(record.id, c.args[index], c.args[index + 1]) {
             created += 1
         }
-        try storage.adjustCount(id: record.id, by: created, now: now)
+        try storage.adjustCount(id: record.id, by: created, now: now, known: record)
         if c.name == "hmset" { c.reply.ok() } else { c.reply.integer(created) }
     }
 
@@ -302,7 +302,7 @@ enum HashCommands {
         for index in 2..<c.argumentCount where try storage.hashDelete(record.id, c.args[index]) {
             removed += 1
         }
-        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now) }
+        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now, known: record) }
         c.reply.integer(removed)
     }
 

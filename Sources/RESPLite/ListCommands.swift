@@ -293,7 +293,7 @@ extension Storage {
             try listInsert(record.id, seq: next, value)
             next += end == .head ? -1 : 1
         }
-        return try adjustCount(id: record.id, by: Int64(values.count), now: now)
+        return try adjustCount(id: record.id, by: Int64(values.count), now: now, known: record)
     }
 }
 
@@ -375,7 +375,7 @@ enum ListCommands {
         rows.reset()
         guard let first, read == take else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
         try storage.listDeleteRange(record.id, from: min(first, last), to: max(first, last))
-        try storage.adjustCount(id: record.id, by: -take, now: now)
+        try storage.adjustCount(id: record.id, by: -take, now: now, known: record)
     }
 
     /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] → [key, [elements]] of the first

@@ -131,7 +131,7 @@ enum SetCommands {
         }
         // Members already present change nothing: the key row is left alone (a new, empty
         // key always gets its first member, so it never stays at count 0).
-        if added > 0 { try storage.adjustCount(id: record.id, by: added, now: now) }
+        if added > 0 { try storage.adjustCount(id: record.id, by: added, now: now, known: record) }
         c.reply.integer(added)
     }
 
@@ -147,7 +147,7 @@ enum SetCommands {
         for index in 2..<c.argumentCount where try storage.setRemove(record.id, c.args[index]) {
             removed += 1
         }
-        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now) }
+        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now, known: record) }
         c.reply.integer(removed)
     }
 

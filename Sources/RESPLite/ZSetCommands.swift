@@ -510,7 +510,7 @@ enum ZSetCommands {
             }
         }
         if added > 0 || updated > 0 || record!.count == 0 {
-            try storage.adjustCount(id: id, by: added, now: now)
+            try storage.adjustCount(id: id, by: added, now: now, known: record!)
         }
         if incr {
             if processed > 0 { c.reply.double(lastScore) } else { c.reply.null() }
@@ -531,7 +531,7 @@ enum ZSetCommands {
         for index in 2..<c.argumentCount where try storage.zsetDelete(record.id, c.args[index]) {
             removed += 1
         }
-        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now) }
+        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now, known: record) }
         c.reply.integer(removed)
     }
 
