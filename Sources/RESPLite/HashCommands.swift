@@ -99,6 +99,7 @@ extension Storage {
     /// Deletes the hash's fields whose TTL has passed and adjusts its count (deleting the key
     /// when nothing is left). Returns the updated record, or nil if the hash is gone.
     func purgeExpiredFields(_ record: KeyRecord, now: Int64) throws -> KeyRecord? {
+        guard hashFieldTTLsMayExist else { return record }
         let probe = try cached(HashSQL.expiredCount)
         probe.bind(1, record.id)
         probe.bind(2, now)
@@ -204,6 +205,7 @@ extension Storage {
     }
 
     func hashSetFieldExpiry(_ id: Int64, _ field: ByteView, _ expiresAt: Int64?) throws {
+        if expiresAt != nil { hashFieldTTLsMayExist = true }
         try willWrite()
         let statement = try cached(HashSQL.setExpiry)
         statement.bind(1, id)

@@ -479,6 +479,12 @@ final class Storage {
     /// about a fifth of a small key's copy.
     var savepointPerCommand = true
 
+    /// False while no hash field in the file has a TTL (HEXPIRE & co were never used, or not
+    /// since the open found none): then a hash write skips the search for expired fields, one
+    /// statement per HSET. Read at open through the partial index; set by every write of a
+    /// field TTL (`hashSetFieldExpiry`, before the write); never cleared while open.
+    var hashFieldTTLsMayExist = true
+
     /// LREM closes the gap it leaves in a list by renumbering rows only when at most this many
     /// move (`ServerOptions.listRenumberMaxRows`); beyond, the list keeps its gaps.
     var listRenumberMaxRows: Int64 = ListLimits.renumberMaxRows
@@ -527,6 +533,8 @@ final class Storage {
             // Probe the file so a corrupt or non-database file fails here, not on first use.
             _ = try connection.scalar("SELECT count(*) FROM sqlite_schema")
             try Schema.migrate(connection)
+            hashFieldTTLsMayExist = try connection.scalar(
+                "SELECT EXISTS (SELECT 1 FROM redis_hashes WHERE expires_at IS NOT NULL)") != "0"
             if serverChecks { try Storage.startupChecks(connection, path: path, logger: logger) }
 
             beginStatement = try connection.prepare("BEGIN")

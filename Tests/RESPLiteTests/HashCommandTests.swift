@@ -433,6 +433,35 @@ final class HashCommandTests: XCTestCase {
         XCTAssertEqual(try run("HTTL", "h", "FIELDS", "1", "a"), .array([int(-1)]), "errors changed nothing")
     }
 
+    /// A server skips the search for expired fields while no field has a TTL; one that opens a
+    /// file holding field TTLs must still purge them when a write finds them expired (no
+    /// sweeper here: the write path alone).
+    func testFieldTTLsInAReopenedFileStillExpire() throws {
+        let directory = makeTemporaryDirectory()
+        let path = directory + "/ttl.db"
+        var first: TestServer? = try TestServer(databasePath: path) { $0.sweepIntervalMs = 600_000 }
+        let a = try first!.client()
+        XCTAssertEqual(try a.command(argv(["HSET", "h", "f", "1", "g", "2"])), int(2))
+        XCTAssertEqual(try a.command(argv(["HPEXPIRE", "h", "40", "FIELDS", "1", "f"])), .array([int(1)]))
+        first = nil
+        let second = try TestServer(databasePath: path) { $0.sweepIntervalMs = 600_000 }
+        let b = try second.client()
+        usleep(60_000)
+        XCTAssertEqual(try b.command(argv(["HSET", "h", "k", "3"])), int(1))
+        XCTAssertEqual(try b.command(argv(["HLEN", "h"])), int(2), "the expired field was purged by the write")
+        XCTAssertEqual(try databaseScalar(second, "SELECT count(*) FROM redis_hashes"), "2")
+        // And a fresh file: no TTL at open, the first HPEXPIRE turns the search on.
+        let third = try TestServer { $0.sweepIntervalMs = 600_000 }
+        let c = try third.client()
+        XCTAssertEqual(try c.command(argv(["HSET", "h", "x", "1", "y", "2"])), int(2))
+        XCTAssertEqual(try c.command(argv(["HPEXPIRE", "h", "20", "FIELDS", "1", "x"])), .array([int(1)]))
+        usleep(40_000)
+        XCTAssertEqual(try c.command(argv(["HSET", "h", "z", "3"])), int(1))
+        XCTAssertEqual(try c.command(argv(["HLEN", "h"])), int(2))
+        assertConsistent(second)
+        assertConsistent(third)
+    }
+
     func testExpiredFieldsNeverShow() throws {
         XCTAssertEqual(try run("HSET", "h", "keep", "1", "gone", "2", "gone2", "3"), int(3))
         XCTAssertEqual(try run("HPEXPIRE", "h", "40", "FIELDS", "2", "gone", "gone2"), .array([int(1), int(1)]))
