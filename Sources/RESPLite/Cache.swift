@@ -144,6 +144,16 @@ final class HotCache {
         return generation >= 0 ? .absent : .present(slots[Int(found.slot)].entry)
     }
 
+    /// The row id and expiry of a cached string, for a writer about to replace it (its own
+    /// write evicts the entry): not counted as a lookup, the LRU order left alone.
+    func peekString(_ key: ByteView) -> (id: Int64, expiresAt: Int64?)? {
+        guard count > 0, let found = find(key, hash: Self.hash(key)) else { return nil }
+        let index = Int(found.slot)
+        // Fields read in place: copying the Slot would retain and release its arrays.
+        guard !slots[index].isAbsent, slots[index].entry.record.type == .string else { return nil }
+        return (slots[index].entry.record.id, slots[index].entry.record.expiresAt)
+    }
+
     /// An insert or update of a key row happened: every absent entry is retired.
     @inline(__always) func keyRowWritten() {
         absentGeneration &+= 1

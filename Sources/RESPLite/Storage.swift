@@ -845,6 +845,23 @@ final class Storage {
     /// `keepTTL`, which keeps a live TTL of an existing string.
     @inline(__always) func writeString(_ key: ByteView, _ value: ByteView, expiresAt: Int64?, keepTTL: Bool, now: Int64) throws {
         try willWrite()
+        if let hot = cache?.peekString(key), hot.expiresAt.map({ $0 > now }) ?? true {
+            // A live string in the hot cache (exact: Cache.swift): its row by id, one seek
+            // instead of the upsert's new rowid (a descent to the table's end) and key seek.
+            let update = try cached("""
+                UPDATE redis_keys SET expires_at = CASE WHEN ?4 THEN expires_at ELSE ?2 END,
+                    updated_at = ?3, version = version + 1, value = ?5
+                WHERE id = ?1
+                """)
+            update.bind(1, hot.id)
+            update.bind(2, expiresAt)
+            update.bind(3, now)
+            update.bind(4, Int64(keepTTL ? 1 : 0))
+            update.bind(5, value)
+            try update.run()
+            assert(connection.changes == 1, "a cached key's row exists")
+            if connection.changes == 1 { return }
+        }
         let statement = upsertStringStatement
         statement.bind(1, key)
         statement.bind(3, expiresAt)

@@ -261,6 +261,38 @@ final class IntegrationTests: XCTestCase {
         XCTAssertGreaterThan(Int(after["absent_entries"] ?? "") ?? 0, 0, "\(after)")
     }
 
+    /// SET of a string the hot cache holds updates its row by id: TTL options, KEEPTTL, GET,
+    /// a cached entry that expired meanwhile, and another type, against a server without cache.
+    func testSetOfACachedStringMatchesUncached() throws {
+        let cached = try TestServer()
+        let uncached = try TestServer(configure: { $0.cache.enabled = false })
+        let a = try cached.client(), b = try uncached.client()
+        let steps: [[String]] = [
+            ["SET", "k", "v", "EX", "100"], ["GET", "k"], ["SET", "k", "w", "KEEPTTL"], ["TTL", "k"], ["GET", "k"],
+            ["SET", "k", "x"], ["TTL", "k"], ["GET", "k"], ["SET", "k", "y", "PX", "100000"], ["GET", "k"],
+            ["SET", "k", "z", "GET"], ["GET", "k"], ["SET", "k", "n", "NX"], ["SET", "k", "xx", "XX"], ["GET", "k"],
+            ["MSET", "k", "m", "j", "1"], ["GET", "k"], ["INCR", "j"], ["GET", "j"], ["SET", "j", "5"], ["GET", "j"],
+            ["HSET", "h", "f", "v"], ["GET", "h"], ["HLEN", "h"], ["SET", "h", "now a string"], ["GET", "h"], ["TYPE", "h"],
+            ["SET", "e", "v", "PX", "30"], ["GET", "e"], ["SLEEP"], ["SET", "e", "w", "KEEPTTL"], ["TTL", "e"], ["GET", "e"],
+        ]
+        var replies: [String: RESPValue] = [:]
+        for (index, step) in steps.enumerated() {
+            if step == ["SLEEP"] { usleep(60_000); continue }
+            let reply = try a.command(step.map { Array($0.utf8) })
+            var other = try b.command(step.map { Array($0.utf8) })
+            if step[0] == "TTL", let x = reply.integer, let y = other.integer, abs(x - y) <= 1 { other = reply }
+            XCTAssertEqual(reply, other, "step \(index): \(step)")
+            replies["\(index)"] = reply
+        }
+        XCTAssertEqual(replies["3"], .integer(100), "KEEPTTL kept the TTL")
+        XCTAssertEqual(replies["4"], bulk("w"))
+        XCTAssertEqual(replies["6"], .integer(-1), "a plain SET dropped it")
+        XCTAssertEqual(replies["10"], bulk("y"), "SET ... GET answered the old value")
+        XCTAssertEqual(replies["25"], bulk("now a string"))
+        XCTAssertEqual(replies["31"], .integer(-1), "KEEPTTL on an expired key keeps nothing")
+        XCTAssertEqual(replies["32"], bulk("w"))
+    }
+
     /// Absent entries in the table: answered until the next key-row write, refreshed in place,
     /// replaced by a row's entry, evicted and removed like any entry, invariants kept.
     func testHotCacheAbsentEntries() throws {
