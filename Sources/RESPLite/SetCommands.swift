@@ -217,7 +217,7 @@ enum SetCommands {
                 return
             }
             try pick.member.withByteView { _ = try storage.setRemove(record.id, $0) }
-            try storage.adjustCount(id: record.id, by: -1, now: now)
+            try storage.adjustCount(id: record.id, by: -1, now: now, known: record)
             c.reply.bulk(pick.member)
             return
         }
@@ -235,7 +235,7 @@ enum SetCommands {
             for pick in picks where try pick.member.withByteView({ try storage.setRemove(record.id, $0) }) {
                 removed += 1
             }
-            try storage.adjustCount(id: record.id, by: -removed, now: now)
+            try storage.adjustCount(id: record.id, by: -removed, now: now, known: record)
         }
         c.reply.setHeader(picks.count)
         for pick in picks { c.reply.bulk(pick.member) }

@@ -371,7 +371,7 @@ extension Storage {
         for item in members {
             _ = try item.member.withByteView { try zsetDelete(record.id, $0) }
         }
-        try adjustCount(id: record.id, by: -Int64(members.count), now: now)
+        try adjustCount(id: record.id, by: -Int64(members.count), now: now, known: record)
     }
 
     /// Replaces `key` with a zset holding `members` (deletes it when empty). Returns the size.
@@ -382,7 +382,7 @@ extension Storage {
         for item in members {
             try item.member.withByteView { try zsetInsert(record.id, $0, item.score) }
         }
-        return try adjustCount(id: record.id, by: Int64(members.count), now: now)
+        return try adjustCount(id: record.id, by: Int64(members.count), now: now, known: record)
     }
 }
 
@@ -783,7 +783,7 @@ enum ZSetCommands {
         statement.bind(3, range.high)
         try statement.run()
         let removed = Int64(storage.connection.changes)
-        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now) }
+        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now, known: record) }
         c.reply.integer(removed)
     }
 
@@ -807,7 +807,7 @@ enum ZSetCommands {
         range.bind(statement, from: 2)
         try statement.run()
         let removed = Int64(storage.connection.changes)
-        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now) }
+        if removed > 0 { try storage.adjustCount(id: record.id, by: -removed, now: now, known: record) }
         c.reply.integer(removed)
     }
 
