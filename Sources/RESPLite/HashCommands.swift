@@ -138,14 +138,18 @@ extension Storage {
         return statement.bytes(0)
     }
 
-    /// A copy of a field's live value (the statement is reset before returning, so the caller
-    /// may write to the hash next).
-    func hashValueCopy(_ record: KeyRecord, _ field: ByteView, now: Int64) throws -> [UInt8]? {
+    /// A copy of a field's live value, read without writing: a field past its TTL reads as
+    /// missing and stays for the caller's write to purge (`hashForWrite(_:existing:now:)`),
+    /// so the record the caller holds stays current.
+    func hashLiveValueCopy(_ record: KeyRecord, _ field: ByteView, now: Int64) throws -> [UInt8]? {
         let statement = try cached(HashSQL.get)
         statement.reset()
-        let value = try hashValue(record, field, now: now)?.array
-        statement.reset()
-        return value
+        statement.bind(1, record.id)
+        statement.bind(2, field)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        if let expiresAt = statement.optionalInt64(1), expiresAt <= now { return nil }
+        return statement.bytes(0).array
     }
 
     /// Whether a field exists and its value's length, for HEXISTS / HSTRLEN (same expiry rule).
@@ -314,7 +318,7 @@ enum HashCommands {
     private static func liveFieldValue(_ c: CommandCall, now: Int64) throws -> (record: KeyRecord?, value: [UInt8]?) {
         let storage = c.engine.storage
         guard let record = try storage.collectionForRead(c.args[1], type: .hash, now: now) else { return (nil, nil) }
-        return (record, try storage.hashValueCopy(record, c.args[2], now: now))
+        return (record, try storage.hashLiveValueCopy(record, c.args[2], now: now))
     }
 
     /// HINCRBY key field increment → the new value. The field keeps its TTL.
@@ -336,7 +340,7 @@ enum HashCommands {
         let record = try storage.hashForWrite(c.args[1], existing: existing, now: now)
         let text = Array(String(result).utf8)
         try text.withByteView { try storage.hashSet(record.id, c.args[2], $0, keepTTL: true) }
-        try storage.adjustCount(id: record.id, by: exists ? 0 : 1, now: now)
+        try storage.adjustCount(id: record.id, by: exists ? 0 : 1, now: now, known: record)
         c.reply.integer(result)
     }
 
@@ -359,7 +363,7 @@ enum HashCommands {
         let record = try storage.hashForWrite(c.args[1], existing: existing, now: now)
         let text = formatLongDouble(result)
         try Array(text.utf8).withByteView { try storage.hashSet(record.id, c.args[2], $0, keepTTL: true) }
-        try storage.adjustCount(id: record.id, by: exists ? 0 : 1, now: now)
+        try storage.adjustCount(id: record.id, by: exists ? 0 : 1, now: now, known: record)
         c.reply.bulk(text)
     }
 

@@ -433,6 +433,23 @@ final class HashCommandTests: XCTestCase {
         XCTAssertEqual(try run("HTTL", "h", "FIELDS", "1", "a"), .array([int(-1)]), "errors changed nothing")
     }
 
+    /// HINCRBY/HINCRBYFLOAT of a field that expired, the hash's only one: the increment starts
+    /// from 0 and the hash exists afterwards with that one field (the expired field's purge
+    /// deletes the emptied key; the write must then create it again, not write to the old id).
+    func testIncrementOfTheOnlyFieldAfterItExpired() throws {
+        for (command, increment, answer, stored) in [("HINCRBY", "5", int(5), bulk("5")), ("HINCRBYFLOAT", "1.5", bulk("1.5"), bulk("1.5"))] {
+            XCTAssertEqual(try run("HSET", "only", "a", "1"), int(1))
+            XCTAssertEqual(try run("HPEXPIRE", "only", "20", "FIELDS", "1", "a"), .array([int(1)]))
+            usleep(40_000)
+            XCTAssertEqual(try run(command, "only", "a", increment), answer, command)
+            XCTAssertEqual(try run("EXISTS", "only"), int(1), command)
+            XCTAssertEqual(try run("HGET", "only", "a"), stored, command)
+            XCTAssertEqual(try run("HLEN", "only"), int(1), command)
+            XCTAssertEqual(try rows("SELECT count(*) FROM redis_hashes"), "1", command)
+            XCTAssertEqual(try run("DEL", "only"), int(1))
+        }
+    }
+
     /// A server skips the search for expired fields while no field has a TTL; one that opens a
     /// file holding field TTLs must still purge them when a write finds them expired (no
     /// sweeper here: the write path alone).
