@@ -830,7 +830,9 @@ final class Storage {
     }
 
     /// Replaces the value of the live string in row `id` (from `readString`), keeping
-    /// its TTL: one seek by rowid instead of the upsert's key-index seek.
+    /// its TTL: one seek by rowid instead of the upsert's key-index seek. Not the statement of
+    /// `writeString`'s cached path: that one also writes `expires_at`, which makes SQLite
+    /// maintain the expiry index (measured: INCR +4.5% instructions with it).
     func rewriteString(id: Int64, _ value: ByteView, now: Int64) throws {
         try willWrite()
         let statement = try cached("UPDATE redis_keys SET value = ?2, updated_at = ?3, version = version + 1 WHERE id = ?1")
