@@ -184,13 +184,16 @@ extension Storage {
         return statement.double(0)
     }
 
-    func zsetInsert(_ id: Int64, _ member: ByteView, _ score: Double) throws {
+    /// Adds a member; false (nothing changed) if it is there already.
+    @discardableResult
+    func zsetInsert(_ id: Int64, _ member: ByteView, _ score: Double) throws -> Bool {
         try willWrite()
-        let statement = try cached("INSERT INTO redis_zsets(key_id, member, score) VALUES (?1, ?2, ?3)")
+        let statement = try cached("INSERT OR IGNORE INTO redis_zsets(key_id, member, score) VALUES (?1, ?2, ?3)")
         statement.bind(1, id)
         statement.bind(2, member)
         statement.bind(3, score)
         try statement.run()
+        return connection.changes > 0
     }
 
     func zsetUpdate(_ id: Int64, _ member: ByteView, _ score: Double) throws {
@@ -221,12 +224,7 @@ extension Storage {
         try update.run()
         if connection.changes > 0 { return .updated }
         guard insert else { return .unchanged }
-        let statement = try cached("INSERT OR IGNORE INTO redis_zsets(key_id, member, score) VALUES (?1, ?2, ?3)")
-        statement.bind(1, id)
-        statement.bind(2, member)
-        statement.bind(3, score)
-        try statement.run()
-        return connection.changes > 0 ? .added : .unchanged
+        return try zsetInsert(id, member, score) ? .added : .unchanged
     }
 
     /// Deletes one member; true if it existed.
@@ -380,7 +378,8 @@ extension Storage {
         guard !members.isEmpty else { return 0 }
         let record = try collectionForWrite(key, type: .zset, now: now).record
         for item in members {
-            try item.member.withByteView { try zsetInsert(record.id, $0, item.score) }
+            let added = try item.member.withByteView { try zsetInsert(record.id, $0, item.score) }
+            assert(added, "the members to store are distinct")
         }
         return try adjustCount(id: record.id, by: Int64(members.count), now: now, known: record)
     }
@@ -503,7 +502,8 @@ enum ZSetCommands {
                     updated += 1
                 }
             } else if !xx {
-                try storage.zsetInsert(id, member, score)
+                let inserted = try storage.zsetInsert(id, member, score)
+                assert(inserted, "the member read as missing")
                 added += 1
                 processed += 1
                 lastScore = score
