@@ -69,6 +69,9 @@ public enum ListLimits {
     /// LRANGE reads a range tail first (when the list's rowids descend) only up to this many
     /// elements: the reply is reordered through a scratch copy of its bytes.
     public static let reversedRangeMaxElements: Int64 = 1_000
+    /// The scratch copy of such a reply is kept for the next one up to this size (larger
+    /// replies allocate theirs and free it).
+    public static let reversedRangeScratchKeepBytes = 1 << 20
 }
 
 /// SQL that tests inspect with EXPLAIN QUERY PLAN (the statements the commands run).
@@ -433,7 +436,8 @@ enum ListCommands {
                 storage.replySegmentStarts.append(c.reply.buffer.count)
                 c.reply.bulk(rows.bytes(0))
             }
-            c.reply.buffer.reverseSegments(starts: storage.replySegmentStarts)
+            c.reply.buffer.reverseSegments(starts: storage.replySegmentStarts, scratch: &storage.replyScratch)
+            if storage.replyScratch.capacity > ListLimits.reversedRangeScratchKeepBytes { storage.replyScratch = [] }
         } else {
             while try rows.step() { c.reply.bulk(rows.bytes(0)) }
         }

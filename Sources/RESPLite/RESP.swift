@@ -220,30 +220,32 @@ public final class ByteBuffer {
 
     /// Reverses the order of the segments that start at `starts` (ascending offsets, the last
     /// segment ending at `count`), keeping each segment's bytes as they are: a reply whose
-    /// elements were read last-first is put back in order. The segments must lie after
-    /// `readIndex`, in bytes not yet handed to a send (invariant 2: nothing is appended while a
-    /// send is in flight, and these were just appended).
-    func reverseSegments(starts: [Int]) {
+    /// elements were read last-first is put back in order. The bytes are copied once into
+    /// `scratch` (the caller's, reused across calls: no allocation once it is large enough) and
+    /// back. The segments must lie after `readIndex`, in bytes not yet handed to a send
+    /// (invariant 2: nothing is appended while a send is in flight, and these were just appended).
+    func reverseSegments(starts: [Int], scratch: inout [UInt8]) {
         guard starts.count > 1 else { return }
         let start = starts[0]
         precondition(start >= readIndex && start <= count, "segments inside the unread bytes")
         let length = count - start
-        guard let copy = malloc(length) else { fatalError("out of memory reversing \(length) bytes") }
-        defer { free(copy) }
+        scratch.removeAll(keepingCapacity: true)
         // Safe: [start, count) lies inside our storage (checked above).
-        copy.copyMemory(from: storage! + start, byteCount: length)
-        var writeOffset = start
-        var segmentEnd = count
-        for segmentStart in starts.reversed() {
-            precondition(segmentStart >= start && segmentStart <= segmentEnd, "segment starts ascend")
-            let segmentLength = segmentEnd - segmentStart
-            // Safe: the segment lies inside the copy ([start, count) shifted by -start), and the
-            // write stays inside [start, count) since the segments' lengths add up to length.
-            (storage! + writeOffset).copyMemory(from: copy + (segmentStart - start), byteCount: segmentLength)
-            writeOffset += segmentLength
-            segmentEnd = segmentStart
+        scratch.append(contentsOf: UnsafeRawBufferPointer(start: storage! + start, count: length))
+        scratch.withUnsafeBytes { copy in
+            var writeOffset = start
+            var segmentEnd = count
+            for segmentStart in starts.reversed() {
+                precondition(segmentStart >= start && segmentStart <= segmentEnd, "segment starts ascend")
+                let segmentLength = segmentEnd - segmentStart
+                // Safe: the segment lies inside the copy ([start, count) shifted by -start), and
+                // the write stays inside [start, count) since the lengths add up to `length`.
+                (storage! + writeOffset).copyMemory(from: copy.baseAddress! + (segmentStart - start), byteCount: segmentLength)
+                writeOffset += segmentLength
+                segmentEnd = segmentStart
+            }
+            assert(writeOffset == count, "every byte written back once")
         }
-        assert(writeOffset == count, "every byte written back once")
     }
 
     /// The unread bytes, valid until the next mutation.

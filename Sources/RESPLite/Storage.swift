@@ -491,6 +491,8 @@ final class Storage {
     /// Scratch for LRANGE read tail first: where each element's reply starts (reused, at most
     /// `ListLimits.reversedRangeMaxElements` entries).
     var replySegmentStarts: [Int] = []
+    /// And the copy of the reply's bytes (kept up to `ListLimits.reversedRangeScratchKeepBytes`).
+    var replyScratch: [UInt8] = []
 
     /// Whether the group transaction is open.
     private(set) var inBatch = false

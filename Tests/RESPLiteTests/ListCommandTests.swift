@@ -381,6 +381,27 @@ final class ListCommandTests: XCTestCase {
     /// LRANGE reads a list whose rowids descend (built by LPUSH) tail first and reorders the
     /// reply; every range must still come out in list order: lists built by LPUSH, RPUSH and
     /// both, ranges on both sides of `ListLimits.reversedRangeMaxElements`, and a list with gaps.
+    /// A range read tail first whose reply is larger than the scratch copy kept between
+    /// commands (`ListLimits.reversedRangeScratchKeepBytes`), then small ones reusing the
+    /// scratch: each reply in list order, no bytes of an earlier reply.
+    func testReversedRangesAcrossTheScratchLimit() throws {
+        let server = try TestServer()
+        let client = try server.client(timeoutMs: 60_000)
+        let count = 600
+        let size = ListLimits.reversedRangeScratchKeepBytes / count + 100  // 600 values: over the limit
+        let values = (0..<count).map { index in String(repeating: Character(UnicodeScalar(UInt8(97 + index % 26))), count: size) + "\(index)" }
+        for chunk in stride(from: 0, to: count, by: 100) {
+            XCTAssertEqual(try client.command([Array("LPUSH".utf8), Array("big".utf8)] + values[chunk..<chunk + 100].map { Array($0.utf8) }),
+                           .integer(Int64(chunk + 100)))
+        }
+        let inListOrder = Array(values.reversed())  // LPUSH: the last pushed is the head
+        XCTAssertEqual(try client.run("LRANGE", "big", "0", "-1"), .array(inListOrder.map { bulk($0) }))
+        XCTAssertEqual(try client.run("RPUSH", "small", "1", "2", "3"), int(3))
+        XCTAssertEqual(try client.run("LPUSH", "small", "0"), int(4))
+        XCTAssertEqual(try client.run("LRANGE", "big", "3", "7"), .array(inListOrder[3...7].map { bulk($0) }))
+        XCTAssertEqual(try client.run("LRANGE", "big", "0", "1"), .array(inListOrder[0...1].map { bulk($0) }))
+    }
+
     func testRangesOfListsBuiltFromEitherEnd() throws {
         let server = try TestServer()
         let client = try server.client(timeoutMs: 60_000)
