@@ -121,12 +121,6 @@ final class HotCache {
         }
     }
 
-    /// The cached entry of a key, marked most recently used; counts a hit or a miss.
-    func get(_ key: ByteView) -> CachedKey? {
-        if case .present(let entry) = probe(key) { return entry }
-        return nil
-    }
-
     /// What the cache knows of a key (an entry is marked most recently used); counts a hit or
     /// a miss (a retired absent entry is a miss).
     func probe(_ key: ByteView) -> CacheLookup {
