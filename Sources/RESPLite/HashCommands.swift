@@ -87,7 +87,7 @@ extension Storage {
 
     /// A live hash for writing (created empty if missing: the command must add a field).
     func hashForWrite(_ key: ByteView, now: Int64) throws -> KeyRecord {
-        try hashForWrite(key, existing: try collectionForRead(key, type: .hash, now: now), now: now)
+        try hashForWrite(key, existing: try collectionForRead(key, type: .hash, now: now, recordAbsent: false), now: now)
     }
 
     /// The same, given the key's record as `collectionForRead` found it in this command.
@@ -317,7 +317,7 @@ enum HashCommands {
     /// later, by the write (`hashForWrite(_:existing:now:)`).
     private static func liveFieldValue(_ c: CommandCall, now: Int64) throws -> (record: KeyRecord?, value: [UInt8]?) {
         let storage = c.engine.storage
-        guard let record = try storage.collectionForRead(c.args[1], type: .hash, now: now) else { return (nil, nil) }
+        guard let record = try storage.collectionForRead(c.args[1], type: .hash, now: now, recordAbsent: false) else { return (nil, nil) }
         return (record, try storage.hashLiveValueCopy(record, c.args[2], now: now))
     }
 

@@ -760,8 +760,10 @@ final class Storage {
 
     // MARK: Keys
 
-    /// The live (not expired) record of a key, or nil.
-    func lookup(_ key: ByteView, now: Int64) throws -> KeyRecord? {
+    /// The live (not expired) record of a key, or nil. A key without a row is remembered as
+    /// absent in the hot cache unless `recordAbsent` is false (a writer about to create it:
+    /// its insert would retire the entry at once).
+    func lookup(_ key: ByteView, now: Int64, recordAbsent: Bool = true) throws -> KeyRecord? {
         switch cache?.probe(key) ?? .miss {
         case .present(let cached):
             if let expiresAt = cached.record.expiresAt, expiresAt <= now { return nil }
@@ -774,7 +776,7 @@ final class Storage {
         statement.bind(1, key)
         defer { statement.reset() }
         guard try statement.step() else {
-            cache?.putAbsent(key)
+            if recordAbsent { cache?.putAbsent(key) }
             return nil
         }
         let expiresAt = statement.optionalInt64(2)
@@ -794,8 +796,8 @@ final class Storage {
     }
 
     /// A string's value, or why there is none: the hot cache, else SQLite. A value read from
-    /// SQLite is cached unless `cacheRead` is false (INCR and its variants: the rewrite that
-    /// follows would drop the entry at once).
+    /// SQLite, or its absence, is cached unless `cacheRead` is false (the writers INCR & co,
+    /// APPEND, SETRANGE, INCRBYFLOAT: the write that follows would drop the entry at once).
     @inline(__always) func readString(_ key: ByteView, now: Int64, cacheRead: Bool = true) throws -> StringRead {
         switch cache?.probe(key) ?? .miss {
         case .absent: return .missing
@@ -965,9 +967,9 @@ final class Storage {
     // MARK: Collections
 
     /// The live record of a collection key for reading: nil if missing, WRONGTYPE if the key
-    /// holds another type.
-    func collectionForRead(_ key: ByteView, type: KeyType, now: Int64) throws -> KeyRecord? {
-        guard let record = try lookup(key, now: now) else { return nil }
+    /// holds another type. `recordAbsent` as for `lookup` (false: the caller creates a missing key).
+    func collectionForRead(_ key: ByteView, type: KeyType, now: Int64, recordAbsent: Bool = true) throws -> KeyRecord? {
+        guard let record = try lookup(key, now: now, recordAbsent: recordAbsent) else { return nil }
         guard record.type == type else { throw CommandError.wrongType }
         return record
     }
@@ -977,7 +979,7 @@ final class Storage {
     /// type. A new key must receive members in the same command: `adjustCount` deletes a
     /// collection whose count is 0.
     func collectionForWrite(_ key: ByteView, type: KeyType, now: Int64) throws -> (record: KeyRecord, created: Bool) {
-        if let record = try lookup(key, now: now) {
+        if let record = try lookup(key, now: now, recordAbsent: false) {
             guard record.type == type else { throw CommandError.wrongType }
             return (record, false)
         }

@@ -310,7 +310,7 @@ enum StringCommands {
     static func append(_ c: CommandCall) throws {
         let now = currentTimeMillis()
         let storage = c.engine.storage
-        switch try storage.readString(c.args[1], now: now) {
+        switch try storage.readString(c.args[1], now: now, cacheRead: false) {
         case .wrongType: throw CommandError.wrongType
         case .missing:
             try storage.writeString(c.args[1], c.args[2], expiresAt: nil, keepTTL: false, now: now)
@@ -339,7 +339,7 @@ enum StringCommands {
         let now = currentTimeMillis()
         let storage = c.engine.storage
         var current: [UInt8]
-        switch try storage.readString(c.args[1], now: now) {
+        switch try storage.readString(c.args[1], now: now, cacheRead: false) {
         case .wrongType: throw CommandError.wrongType
         case .missing:
             if patch.isEmpty {
@@ -414,7 +414,7 @@ enum StringCommands {
         let now = currentTimeMillis()
         let storage = c.engine.storage
         var current: Float80 = 0
-        switch try storage.readString(c.args[1], now: now) {
+        switch try storage.readString(c.args[1], now: now, cacheRead: false) {
         case .wrongType: throw CommandError.wrongType
         case .missing: break
         case .value(let value, _, _):

@@ -468,7 +468,7 @@ enum ZSetCommands {
         let storage = c.engine.storage
         let now = currentTimeMillis()
         let key = c.args[1]
-        var record = try storage.collectionForRead(key, type: .zset, now: now)
+        var record = try storage.collectionForRead(key, type: .zset, now: now, recordAbsent: xx)  // XX creates nothing
         if record == nil {
             if xx {
                 if incr { c.reply.null() } else { c.reply.integer(0) }

@@ -261,6 +261,21 @@ final class IntegrationTests: XCTestCase {
         XCTAssertGreaterThan(Int(after["absent_entries"] ?? "") ?? 0, 0, "\(after)")
     }
 
+    /// A command that creates a missing key leaves no absent entry (its own insert would retire
+    /// it at once; it would only take the place of a useful entry); a read of a missing key does.
+    func testWritersOfNewKeysLeaveNoAbsentEntries() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        for command in [["LPUSH", "l", "x"], ["RPUSH", "r", "x"], ["SADD", "s", "m"], ["HSET", "h", "f", "v"],
+                        ["HINCRBY", "hi", "f", "1"], ["ZADD", "z", "1", "m"], ["ZINCRBY", "zi", "1", "m"],
+                        ["APPEND", "a", "x"], ["SETRANGE", "sr", "1", "x"], ["INCRBYFLOAT", "f", "1.5"], ["INCR", "i"]] {
+            XCTAssertNil(errorText(try client.command(command.map { Array($0.utf8) })), "\(command)")
+            XCTAssertEqual(infoFields(try client.run("CACHE.INFO"))["absent_entries"], "0", "after \(command)")
+        }
+        XCTAssertEqual(try client.run("GET", "missing"), null)
+        XCTAssertEqual(infoFields(try client.run("CACHE.INFO"))["absent_entries"], "1")
+    }
+
     /// SET of a string the hot cache holds updates its row by id: TTL options, KEEPTTL, GET,
     /// a cached entry that expired meanwhile, and another type, against a server without cache.
     func testSetOfACachedStringMatchesUncached() throws {
