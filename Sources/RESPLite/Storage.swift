@@ -765,9 +765,9 @@ final class Storage {
     /// its insert would retire the entry at once).
     func lookup(_ key: ByteView, now: Int64, recordAbsent: Bool = true) throws -> KeyRecord? {
         switch cache?.probe(key) ?? .miss {
-        case .present(let cached):
-            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return nil }
-            return cached.record
+        case .present(let record, _):
+            if let expiresAt = record.expiresAt, expiresAt <= now { return nil }
+            return record
         case .absent: return nil
         case .miss: break
         }
@@ -784,7 +784,7 @@ final class Storage {
         guard let type = KeyType(rawValue: statement.int64(1)) else { return nil }
         let record = KeyRecord(id: statement.int64(0), type: type, expiresAt: expiresAt,
                                updatedAt: statement.int64(3), count: statement.int64(4))
-        cache?.put(key, CachedKey(record: record, value: nil))
+        cache?.put(key, record)
         return record
     }
 
@@ -802,14 +802,15 @@ final class Storage {
         switch cache?.probe(key) ?? .miss {
         case .absent: return .missing
         case .miss: break
-        case .present(let cached):
-            if let expiresAt = cached.record.expiresAt, expiresAt <= now { return .missing }
-            guard cached.record.type == .string else { return .wrongType }
-            if let value = cached.value {
+        case .present(let record, let slot):
+            if let expiresAt = record.expiresAt, expiresAt <= now { return .missing }
+            guard record.type == .string else { return .wrongType }
+            if let (storage, offset) = cache?.value(at: slot) {
                 // Safe: the array is pinned (kept and never mutated) until endCommand, so its
                 // storage outlives the view even if the entry is evicted meanwhile.
-                pinnedValues.append(value)
-                return .value(value.withByteView { $0 }, expiresAt: cached.record.expiresAt, id: cached.record.id)
+                pinnedValues.append(storage)
+                let value = storage.withByteView { $0 }.slice(offset, storage.count)
+                return .value(value, expiresAt: record.expiresAt, id: record.id)
             }
         }
         let statement = lookupValueStatement
@@ -828,7 +829,7 @@ final class Storage {
         if cacheRead, let cache, value.count <= cache.options.maxValueBytes {
             let record = KeyRecord(id: id, type: .string, expiresAt: expiresAt,
                                    updatedAt: statement.int64(4), count: statement.int64(5))
-            cache.put(key, CachedKey(record: record, value: value.array))
+            cache.put(key, record, value: value)
         }
         return .value(value, expiresAt: expiresAt, id: id)
     }

@@ -146,40 +146,81 @@ final class IntegrationTests: XCTestCase {
         var options = CacheOptions()
         options.maxEntries = 500  // 1,024 buckets: half full, long probe runs
         let cache = HotCache(options: options)
-        var model: [Int64: [UInt8]] = [:]  // id -> key, for entries that must still be found
+        var model: [Int64: (key: [UInt8], value: [UInt8]?)] = [:]  // id -> what must still be found
         var seed: UInt64 = 0xcac4e
         func next(_ bound: Int) -> Int {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
             return Int((seed >> 33) % UInt64(bound))
         }
+        /// The entry's id and value as the cache answers them (nil: not cached).
+        func cached(_ key: [UInt8]) -> (id: Int64, value: [UInt8]?)? {
+            key.withByteView { view in
+                guard case .present(let record, let slot) = cache.probe(view) else { return nil }
+                let value = cache.value(at: slot).map { Array($0.storage[$0.offset...]) }
+                return (record.id, value)
+            }
+        }
         for step in 0..<100_000 {
             let id = Int64(next(900))
             let key = Array("key:\(id)".utf8)
-            switch next(4) {
+            switch next(5) {
             case 0, 1:
+                // A string with its value (empty now and then), or the record only.
+                let value: [UInt8]? = step % 7 == 0 ? nil : step % 11 == 0 ? [] : Array("v\(step)".utf8)
                 let record = KeyRecord(id: id, type: .string, expiresAt: nil, updatedAt: Int64(step), count: 0)
-                key.withByteView { cache.put($0, CachedKey(record: record, value: Array("v\(step)".utf8))) }
-                model[id] = key
+                key.withByteView { key in
+                    if let value { value.withByteView { cache.put(key, record, value: $0) } } else { cache.put(key, record) }
+                }
+                model[id] = (key, value)
             case 2:
                 cache.invalidate(id: id)
                 model[id] = nil
+            case 3:
+                key.withByteView { cache.putAbsent($0) }
+                model[id] = nil
             default:
-                let found = key.withByteView { cachedEntry(cache, $0) }
-                if let found { XCTAssertEqual(found.record.id, id, "step \(step)") }
+                if let found = cached(key) {
+                    XCTAssertEqual(found.id, id, "step \(step)")
+                    XCTAssertEqual(found.value, model[id]?.value, "step \(step): value of key \(id)")
+                }
             }
-            // Evictions drop least recently used entries: the model keeps only what is cached.
-            if cache.count < model.count {
-                model = model.filter { entry in entry.value.withByteView { cachedEntry(cache, $0) } != nil }
+            // Evictions drop entries: the model keeps only what is cached.
+            if cache.count - cache.absentCount < model.count {
+                model = model.filter { cached($0.value.key) != nil }
             }
             if step % 5_000 == 0 || step == 99_999 {
                 XCTAssertEqual(cache.invariantViolations(), [], "step \(step)")
-                for (id, key) in model {
-                    XCTAssertEqual(key.withByteView { cachedEntry(cache, $0) }?.record.id, id, "step \(step): key \(id) lost")
+                for (id, entry) in model {
+                    let found = cached(entry.key)
+                    XCTAssertEqual(found?.id, id, "step \(step): key \(id) lost")
+                    XCTAssertEqual(found?.value, entry.value, "step \(step): value of key \(id)")
                 }
             }
         }
         XCTAssertLessThanOrEqual(cache.count, 500)
         XCTAssertGreaterThan(cache.count, 350)
+        XCTAssertGreaterThan(cache.evictions, 0)
+    }
+
+    /// Eviction is CLOCK: an entry read since the hand last passed survives a round of
+    /// evictions that takes the entries nobody read.
+    func testHotCacheEvictsEntriesNotReadFirst() throws {
+        var options = CacheOptions()
+        options.maxEntries = 8
+        let cache = HotCache(options: options)
+        func put(_ id: Int64) {
+            let record = KeyRecord(id: id, type: .string, expiresAt: nil, updatedAt: 0, count: 0)
+            Array("key:\(id)".utf8).withByteView { cache.put($0, record) }
+        }
+        func isCached(_ id: Int64) -> Bool { Array("key:\(id)".utf8).withByteView { cachedEntry(cache, $0) } != nil }
+        for id in Int64(0)..<8 { put(id) }
+        put(8)  // the hand clears every bit on its first turn and takes key 0
+        XCTAssertFalse(isCached(0))
+        for id in Int64(2)..<8 where id % 2 == 0 { XCTAssertTrue(isCached(id)) }  // 2, 4, 6 read
+        for id in Int64(9)..<12 { put(id) }  // three more: 1, 3, 5 go, the read ones stay
+        XCTAssertEqual((1...7).map { isCached(Int64($0)) }, [false, true, false, true, false, true, true])
+        XCTAssertEqual(cache.count, 8)
+        XCTAssertEqual(cache.invariantViolations(), [])
     }
 
     /// Backward-shift deletion across the end of the table: a probe run 1022, 1023, 0 whose
@@ -201,13 +242,13 @@ final class IntegrationTests: XCTestCase {
         let third = key(home: 0, skipping: [first, second])
         for (id, text) in [first, second, third].enumerated() {
             let record = KeyRecord(id: Int64(id), type: .string, expiresAt: nil, updatedAt: 0, count: 0)
-            Array(text.utf8).withByteView { cache.put($0, CachedKey(record: record, value: [1])) }
+            Array(text.utf8).withByteView { key in [1].withByteView { cache.put(key, record, value: $0) } }
         }
         cache.invalidate(id: 0)
         XCTAssertEqual(cache.invariantViolations(), [])
         XCTAssertNil(Array(first.utf8).withByteView { cachedEntry(cache, $0) })
-        XCTAssertEqual(Array(second.utf8).withByteView { cachedEntry(cache, $0) }?.record.id, 1)
-        XCTAssertEqual(Array(third.utf8).withByteView { cachedEntry(cache, $0) }?.record.id, 2)
+        XCTAssertEqual(Array(second.utf8).withByteView { cachedEntry(cache, $0) }?.id, 1)
+        XCTAssertEqual(Array(third.utf8).withByteView { cachedEntry(cache, $0) }?.id, 2)
     }
 
     /// A read of a missing key leaves an absent entry; every way a key can come to exist must
@@ -318,13 +359,13 @@ final class IntegrationTests: XCTestCase {
             switch Array(text.utf8).withByteView({ cache.probe($0) }) {
             case .miss: return "miss"
             case .absent: return "absent"
-            case .present(let entry): return "present \(entry.record.id)"
+            case .present(let record, _): return "present \(record.id)"
             }
         }
         func absent(_ text: String) { Array(text.utf8).withByteView { cache.putAbsent($0) } }
         func present(_ text: String, _ id: Int64) {
             let record = KeyRecord(id: id, type: .string, expiresAt: nil, updatedAt: 0, count: 0)
-            Array(text.utf8).withByteView { cache.put($0, CachedKey(record: record, value: [1])) }
+            Array(text.utf8).withByteView { key in [1].withByteView { cache.put(key, record, value: $0) } }
         }
         absent("a")
         present("b", 2)
@@ -346,16 +387,20 @@ final class IntegrationTests: XCTestCase {
         cache.invalidate(id: 2)
         XCTAssertEqual(probe("b"), "absent")
         XCTAssertEqual(cache.invariantViolations(), [])
-        for text in ["c", "d", "e", "f"] { absent(text) }  // four entries at most: "b" evicted
-        XCTAssertEqual(probe("b"), "miss")
+        for text in ["c", "d", "e", "f"] { absent(text) }  // four entries at most: one of five evicted
         XCTAssertEqual(cache.count, 4)
         XCTAssertEqual(cache.absentCount, 4)
-        Array("c".utf8).withByteView { cache.remove($0) }
+        let answers = ["b", "c", "d", "e", "f"].map { ($0, probe($0)) }
+        XCTAssertEqual(answers.filter { $0.1 == "miss" }.count, 1, "\(answers)")
+        XCTAssertEqual(answers.filter { $0.1 == "absent" }.count, 4, "\(answers)")
+        let kept = answers.first { $0.1 == "absent" }!.0
+        Array(kept.utf8).withByteView { cache.remove($0) }
+        XCTAssertEqual(probe(kept), "miss")
         XCTAssertEqual(cache.absentCount, 3)
         XCTAssertEqual(cache.invariantViolations(), [])
         cache.clear()
         XCTAssertEqual(cache.absentCount, 0)
-        XCTAssertEqual(probe("d"), "miss")
+        XCTAssertEqual(probe("f"), "miss")
         XCTAssertEqual(cache.invariantViolations(), [])
     }
 
@@ -430,7 +475,7 @@ final class IntegrationTests: XCTestCase {
 }
 
 /// The entry of a row the cache holds for `key` (nil for a miss or an absent entry).
-private func cachedEntry(_ cache: HotCache, _ key: ByteView) -> CachedKey? {
-    if case .present(let entry) = cache.probe(key) { return entry }
+private func cachedEntry(_ cache: HotCache, _ key: ByteView) -> KeyRecord? {
+    if case .present(let record, _) = cache.probe(key) { return record }
     return nil
 }
