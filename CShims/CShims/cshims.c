@@ -38,3 +38,61 @@ uint64_t cshim_heap_in_use(void) {
 int cshim_sqlite_disable_memory_statistics(void) {
     return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
+
+// XXH64 (Yann Collet's xxHash, 64-bit variant): the checksum of redo log records. Reads
+// `length` bytes from `data` (unaligned loads through memcpy).
+#include <string.h>
+static const uint64_t XXH_P1 = 0x9E3779B185EBCA87ULL, XXH_P2 = 0xC2B2AE3D27D4EB4FULL,
+                      XXH_P3 = 0x165667B19E3779F9ULL, XXH_P4 = 0x85EBCA77C2B2AE63ULL,
+                      XXH_P5 = 0x27D4EB2F165667C5ULL;
+static inline uint64_t xxh_rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t xxh_read64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint32_t xxh_read32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t xxh_round(uint64_t acc, uint64_t input) {
+    acc += input * XXH_P2;
+    acc = xxh_rotl(acc, 31);
+    return acc * XXH_P1;
+}
+static inline uint64_t xxh_merge(uint64_t acc, uint64_t value) {
+    acc ^= xxh_round(0, value);
+    return acc * XXH_P1 + XXH_P4;
+}
+uint64_t cshim_xxh64(const void *data, size_t length, uint64_t seed) {
+    const uint8_t *p = (const uint8_t *)data;
+    const uint8_t *end = p + length;
+    uint64_t h;
+    if (length >= 32) {
+        const uint8_t *limit = end - 32;
+        uint64_t v1 = seed + XXH_P1 + XXH_P2, v2 = seed + XXH_P2, v3 = seed, v4 = seed - XXH_P1;
+        do {
+            v1 = xxh_round(v1, xxh_read64(p)); p += 8;
+            v2 = xxh_round(v2, xxh_read64(p)); p += 8;
+            v3 = xxh_round(v3, xxh_read64(p)); p += 8;
+            v4 = xxh_round(v4, xxh_read64(p)); p += 8;
+        } while (p <= limit);
+        h = xxh_rotl(v1, 1) + xxh_rotl(v2, 7) + xxh_rotl(v3, 12) + xxh_rotl(v4, 18);
+        h = xxh_merge(h, v1); h = xxh_merge(h, v2); h = xxh_merge(h, v3); h = xxh_merge(h, v4);
+    } else {
+        h = seed + XXH_P5;
+    }
+    h += (uint64_t)length;
+    while (p + 8 <= end) {
+        h ^= xxh_round(0, xxh_read64(p));
+        h = xxh_rotl(h, 27) * XXH_P1 + XXH_P4;
+        p += 8;
+    }
+    if (p + 4 <= end) {
+        h ^= (uint64_t)xxh_read32(p) * XXH_P1;
+        h = xxh_rotl(h, 23) * XXH_P2 + XXH_P3;
+        p += 4;
+    }
+    while (p < end) {
+        h ^= (*p) * XXH_P5;
+        h = xxh_rotl(h, 11) * XXH_P1;
+        p++;
+    }
+    h ^= h >> 33; h *= XXH_P2;
+    h ^= h >> 29; h *= XXH_P3;
+    h ^= h >> 32;
+    return h;
+}

@@ -350,21 +350,21 @@ final class Engine {
     /// work of one turn; what is left waits for the next turn).
     static let maxWakeupRounds = 8
 
-    /// Ends the loop turn: commits the batch, then the replies may be sent. Waiters on keys
-    /// written in the committed batch are then served in a batch of their own.
-    func endTurn() {
-        commitTurnBatch()
+    /// Ends the loop turn: commits the batch (or logs it in the redo log), then the replies may
+    /// be sent. Waiters on keys written in the batch are then served in a batch of their own.
+    func endTurn(idle: Bool = true) {
+        commitTurnBatch(idle: idle)
         var rounds = 0
         while rounds < Self.maxWakeupRounds && serveReadyKeys() {
-            commitTurnBatch()
+            commitTurnBatch(idle: idle)
             rounds += 1
         }
     }
 
-    private func commitTurnBatch() {
+    private func commitTurnBatch(idle: Bool) {
         if storage.inBatch {
             do {
-                try storage.commitBatch()
+                try storage.endTurnBatch(idle: idle)
                 stats.batchesCommitted += 1
             } catch {
                 logger.error("group commit failed: \(error)")
@@ -381,6 +381,7 @@ final class Engine {
     /// Withdraws every reply of the batch and answers each of its commands with the error.
     private func failBatch(_ error: Error) {
         storage.rollbackBatch()
+        if storage.unrecoverable != nil { stopRequested = true }  // the redo log replays at the next start
         stats.batchesFailed += 1
         let message = Self.message(for: error)
         for client in batchClients {
@@ -432,6 +433,10 @@ final class Engine {
     func nextTimerDelayMs(now: Int64) -> Int64 {
         if sweepBacklog || !readyKeys.isEmpty || !storage.search.backfills.isEmpty { return 0 }
         var next = nextSweepAt
+        // Turns logged but not committed: commit once the loop has been idle this long.
+        if let redoLog = storage.redoLog, storage.inBatch, redoLog.epochHasRecords {
+            next = Swift.min(next, now + Int64(redoLog.options.idleCommitMs))
+        }
         if let deadline = blockedDeadlines.earliest { next = Swift.min(next, deadline) }
         return Swift.max(0, next - now)
     }

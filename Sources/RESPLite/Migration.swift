@@ -204,12 +204,6 @@ enum MigrationRegistry {
     static let maxErrorRows = 1000
 }
 
-extension Statement {
-    func bindText(_ index: Int32, _ text: String) {
-        _ = sqlite3_bind_text(handle, index, text, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
-    }
-}
-
 /// The destination database: a `Storage` plus the migration registry tables.
 public final class MigrationDestination {
     let storage: Storage

@@ -431,10 +431,11 @@ final class ServerCore {
         }
     }
 
-    /// Timers, then COMMIT. After this the backend sends every client in `flushList`.
-    func endTurn() {
+    /// Timers, then COMMIT (or the redo log, unless the loop is `idle`: its wait found nothing
+    /// to do). After this the backend sends every client in `flushList`.
+    func endTurn(idle: Bool = true) {
         engine.runTimers(now: monotonicMillis())
-        engine.endTurn()
+        engine.endTurn(idle: idle)
         if networkLimits.idleTimeoutSeconds > 0 { closeIdleClients(now: monotonicMillis()) }
     }
 

@@ -89,7 +89,7 @@ final class EpollBackend: NetworkBackend {
                 default: handle(token: event.data.u64, events: event.events)
                 }
             }
-            core.endTurn()
+            core.endTurn(idle: count <= 0 || stopping)
             core.takeFlushList { flush($0) }
             if core.engine.stopRequested { stopping = true }
         }

@@ -251,7 +251,8 @@ final class UringBackend: NetworkBackend {
                 io_uring_cq_advance(&ring, UInt32(count))
                 handled += count
             }
-            core.endTurn()
+            // A turn that found no completion ran after the wait timed out: the loop is idle.
+            core.endTurn(idle: handled == 0 || stopping)
             core.takeFlushList { flush($0) }
             for client in rearmList where !client.closing && !client.receiveArmed {
                 armReceive(client)

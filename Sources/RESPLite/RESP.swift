@@ -312,6 +312,38 @@ public final class ByteBuffer {
     /// Bytes as an array (tests, client).
     public var bytes: [UInt8] { [UInt8](readableBytes) }
 
+    /// Appends an integer's bytes, little-endian (the redo log's records).
+    @inline(__always) func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        reserve(MemoryLayout<T>.size)
+        // Safe: reserve made room at offset count; storeBytes needs no alignment (SE-0349).
+        storage!.storeBytes(of: value.littleEndian, toByteOffset: count, as: T.self)
+        count += MemoryLayout<T>.size
+    }
+
+    /// Overwrites already written bytes at `offset` with an integer, little-endian (a header
+    /// whose fields are known only once its payload is written).
+    func storeLittleEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= count, "store inside the written bytes")
+        // Safe: checked just above.
+        storage!.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+    }
+
+    /// Appends `length` zero bytes (room for fields stored later).
+    func appendZeros(_ length: Int) {
+        precondition(length >= 0)
+        reserve(length)
+        // Safe: reserve made room for `length` bytes at offset count.
+        if length > 0 { memset(storage! + count, 0, length) }
+        count += length
+    }
+
+    /// The bytes in [start, end) of what was written (ignores the read index), valid until the
+    /// next mutation.
+    func written(from start: Int, to end: Int) -> UnsafeRawBufferPointer {
+        precondition(start >= 0 && start <= end && end <= count, "range inside the written bytes")
+        return UnsafeRawBufferPointer(start: storage.map { $0 + start }, count: end - start)
+    }
+
     /// Advances the read index past `n` bytes (consumed by a send or the parser).
     func consume(_ n: Int) {
         precondition(n >= 0 && readIndex + n <= count)

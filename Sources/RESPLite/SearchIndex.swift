@@ -14,8 +14,6 @@
 import CSQLite
 import Foundation
 
-private let searchTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-
 enum SearchLimits {
     static let maxResults = 1000
     static let defaultCount = 10
@@ -126,12 +124,11 @@ final class SearchState {
     }
 
     func bindText(_ statement: Statement, _ index: Int32, _ text: String?) {
-        guard let text else { sqlite3_bind_null(statement.handle, index); return }
-        _ = sqlite3_bind_text(statement.handle, index, text, -1, searchTransient)
+        statement.bindText(index, text)
     }
 
     func bindNull(_ statement: Statement, _ index: Int32) {
-        sqlite3_bind_null(statement.handle, index)
+        statement.bindNull(index)
     }
 
     /// Reloads the catalog when the database schema changed (a create, drop or alter, or the

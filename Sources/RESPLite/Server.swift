@@ -41,6 +41,9 @@ public struct ServerOptions: Sendable {
     public var blockingLimits = BlockingLimits()
     /// The hot cache of key metadata and string values.
     public var cache = CacheOptions()
+    /// The redo log (RedoLog.swift): under load, turns are acknowledged once logged and SQLite
+    /// commits less often.
+    public var redoLog = RedoLogOptions()
     /// LREM renumbers at most this many list rows to close the gap it leaves (spec/commands.md, "Storage of a list").
     public var listRenumberMaxRows = ListLimits.renumberMaxRows
 
@@ -191,7 +194,7 @@ public final class RESPLiteServer: @unchecked Sendable {
         throws -> (backend: NetworkBackend, storage: Storage, listenFD: Int32) {
         let storage = try Storage(path: options.databasePath, template: options.pragmaTemplate,
                                   overrides: options.pragmaOverrides, cache: options.cache, logger: logger,
-                                  serverChecks: true)
+                                  serverChecks: true, redo: options.redoLog.enabled ? options.redoLog : nil)
         let listenFD: Int32
         let port: Int
         do {

@@ -60,10 +60,11 @@ enum ServerCommands {
         c.reply.integer(c.engine.lastSaveUnixSeconds)
     }
 
-    /// SAVE: every write is already durable at its group commit; SAVE asks for a WAL
-    /// checkpoint (on the checkpointer thread) so the main file is up to date.
+    /// SAVE: every write is already durable at its group commit (or in the redo log); SAVE
+    /// makes the turn commit and asks for a WAL checkpoint (on the checkpointer thread) after
+    /// it, so the main file is up to date.
     static func save(_ c: CommandCall) throws {
-        c.engine.storage.requestCheckpoint()
+        c.engine.storage.requestCheckpointAfterCommit()
         c.engine.lastSaveUnixSeconds = currentTimeMillis() / 1000
         c.engine.changesSinceSave = 0
         c.reply.ok()
@@ -72,7 +73,7 @@ enum ServerCommands {
     /// BGSAVE [SCHEDULE]: the same checkpoint request, Redis' reply text.
     static func bgsave(_ c: CommandCall) throws {
         if c.argumentCount == 2 && !c.args[1].equalsLower("schedule") { throw CommandError.syntax }
-        c.engine.storage.requestCheckpoint()
+        c.engine.storage.requestCheckpointAfterCommit()
         c.engine.lastSaveUnixSeconds = currentTimeMillis() / 1000
         c.engine.changesSinceSave = 0
         c.reply.simple("Background saving started")
@@ -364,6 +365,14 @@ enum ServerCommands {
             ("wal_frames_buffered", String(walBuffer.frames)), ("wal_buffer_writes", String(walBuffer.writes)),
             ("keys", String(try storage.keyCount(now: currentTimeMillis()))),
         ]
+        if let redo = storage.redoLog {
+            lines += [("redo_log", "enabled"), ("redo_turns_logged", String(redo.turnsLogged)),
+                      ("redo_bytes_logged", String(redo.bytesLogged)), ("redo_deferred_commits", String(redo.deferredCommits)),
+                      ("redo_last_turn", String(redo.lastLSN)), ("redo_committed_turn", String(redo.appliedLSN)),
+                      ("redo_replayed_at_open", String(redo.replayedAtOpen))]
+        } else {
+            lines.append(("redo_log", "disabled"))
+        }
         for (type, count) in try storage.keyCountsByType() { lines.append(("keys_\(type.name)", String(count))) }
         c.reply.verbatim(lines.map { "\($0.0):\($0.1)\r\n" }.joined())
     }

@@ -46,7 +46,7 @@ public struct SQLiteError: Error, CustomStringConvertible {
 /// SQLITE_TRANSIENT: cannot be imported from the C macro, see the issue's checked facts.
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 /// A valid pointer for zero-length blobs (a nil pointer would bind NULL instead of "").
-private let emptyBlobByte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+let emptyBlobByte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
 /// Bytes a connection's SQLite state holds (page cache, schema, prepared statements): what
 /// INFO and MEMORY.INFO report as SQLite memory. Per connection, so it needs no process-wide
@@ -84,6 +84,9 @@ enum WALBuffer {
 final class SQLiteConnection {
     let handle: OpaquePointer
     private var statements: [Statement] = []
+    /// The server's redo log: write statements prepared while it is set capture their
+    /// executions into it (RedoLog.swift).
+    var redoLog: RedoLog?
 
     /// Once per process, before the first connection: SQLite's memory statistics cost a global
     /// mutex on every allocation, and INFO reads the heap from malloc instead; and the
@@ -120,8 +123,11 @@ final class SQLiteConnection {
         SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
     }
 
-    /// Runs SQL without results (schema, pragmas, BEGIN when not cached).
+    /// Runs SQL without results (schema, pragmas, BEGIN when not cached). Inside a transaction
+    /// of a connection with a redo log, anything but a pragma is a write the log cannot replay
+    /// (schema changes): the turn commits instead of being logged.
     func execute(_ sql: String) throws {
+        if let redoLog, inTransaction, !sql.hasPrefix("PRAGMA") { redoLog.markTurnUnloggable() }
         var errorMessage: UnsafeMutablePointer<CChar>?
         let result = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         if result != SQLITE_OK {
@@ -132,11 +138,12 @@ final class SQLiteConnection {
     }
 
     /// Prepares a statement that lives as long as the connection (cached by its owner).
-    func prepare(_ sql: String) throws -> Statement {
+    /// `captured` false: its writes are not part of any turn (the redo log's own bookkeeping).
+    func prepare(_ sql: String, captured: Bool = true) throws -> Statement {
         var pointer: OpaquePointer?
         let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &pointer, nil)
         guard result == SQLITE_OK, let pointer else { throw lastError }
-        let statement = Statement(handle: pointer, connection: self)
+        let statement = Statement(handle: pointer, connection: self, captured: captured)
         statements.append(statement)
         return statement
     }
@@ -170,13 +177,26 @@ final class Statement {
     unowned let connection: SQLiteConnection
     /// True between the first step and the reset; the owner resets active statements.
     var isActive = false
+    /// A write statement of a connection with a redo log: its executions are logged, with the
+    /// values bound to its parameters (`captured`, by index - 1), at their first step.
+    private let isCaptured: Bool
+    private var captured: [CapturedValue] = []
+    private var loggedThisRun = false
+    /// The redo log's number for this statement's SQL (-1: not numbered yet).
+    var redoNumber: Int64 = -1
 
-    init(handle: OpaquePointer, connection: SQLiteConnection) {
+    init(handle: OpaquePointer, connection: SQLiteConnection, captured: Bool = true) {
         self.handle = handle
         self.connection = connection
+        isCaptured = captured && connection.redoLog != nil && sqlite3_stmt_readonly(handle) == 0
+        if isCaptured { self.captured = Array(repeating: .null, count: Int(sqlite3_bind_parameter_count(handle))) }
     }
 
     func finalize() { sqlite3_finalize(handle) }
+
+    @inline(__always) private func capture(_ index: Int32, _ value: CapturedValue) {
+        if isCaptured && index >= 1 && Int(index) <= captured.count { captured[Int(index) - 1] = value }
+    }
 
     @inline(__always) func bind(_ index: Int32, _ view: ByteView) {
         view.withUnsafeBytes { bytes in
@@ -184,6 +204,7 @@ final class Statement {
             _ = sqlite3_bind_blob64(handle, index, bytes.baseAddress ?? UnsafeRawPointer(emptyBlobByte),
                                     sqlite3_uint64(bytes.count), nil)
         }
+        capture(index, .blob(view))
     }
 
     /// Binds a copy (for bytes that will not outlive the call, e.g. a temporary array).
@@ -192,28 +213,49 @@ final class Statement {
             _ = sqlite3_bind_blob64(handle, index, $0.baseAddress ?? UnsafeRawPointer(emptyBlobByte),
                                     sqlite3_uint64($0.count), sqliteTransient)
         }
+        capture(index, .bytes(bytes))
+    }
+
+    /// Binds text (copied by SQLite), or NULL.
+    func bindText(_ index: Int32, _ text: String?) {
+        guard let text else { bindNull(index); return }
+        _ = sqlite3_bind_text(handle, index, text, -1, sqliteTransient)
+        capture(index, .text(text))
+    }
+
+    func bindNull(_ index: Int32) {
+        sqlite3_bind_null(handle, index)
+        capture(index, .null)
     }
 
     @inline(__always) func bind(_ index: Int32, _ value: Int64) {
         sqlite3_bind_int64(handle, index, value)
+        capture(index, .integer(value))
     }
 
     @inline(__always) func bind(_ index: Int32, _ value: Int64?) {
-        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+        if let value { bind(index, value) } else { bindNull(index) }
     }
 
     @inline(__always) func bind(_ index: Int32, _ value: Double) {
         sqlite3_bind_double(handle, index, value)
+        capture(index, .real(value))
     }
 
     /// Steps once: true when a row is available, false when done. Throws on error, after
-    /// resetting the statement (invariant 4).
+    /// resetting the statement (invariant 4). A captured statement's first step logs it; if
+    /// the step fails, SQLite has undone it and so does the log.
     @inline(__always) func step() throws -> Bool {
         isActive = true
+        if isCaptured && !loggedThisRun {
+            connection.redoLog?.record(self, sql: sqlite3_sql(handle), parameters: captured)
+            loggedThisRun = true
+        }
         let result = sqlite3_step(handle)
         if result == SQLITE_ROW { return true }
         if result == SQLITE_DONE { return false }
         let error = connection.lastError
+        if isCaptured { connection.redoLog?.cancelLastRecord() }
         reset()
         throw error
     }
@@ -227,6 +269,7 @@ final class Statement {
     @inline(__always) func reset() {
         sqlite3_reset(handle)
         isActive = false
+        loggedThisRun = false
     }
 
     @inline(__always) func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
@@ -334,7 +377,7 @@ public enum KeyType: Int64, Sendable {
 /// The schema, one script per version; `user_version` records how far a file has come.
 /// Documented in spec/schema.md.
 enum Schema {
-    static let version: Int32 = 2
+    static let version: Int32 = 3
 
     static let migrations: [Int32: String] = [
         1: """
@@ -383,6 +426,15 @@ enum Schema {
             PRIMARY KEY (key_id, member)
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS redis_zsets_by_score ON redis_zsets(key_id, score, member);
+        """,
+        // The server's own state, committed with the data: the last turn of the redo log that
+        // SQLite holds (RedoLog.swift).
+        3: """
+        CREATE TABLE IF NOT EXISTS resplite_meta (
+            name  TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO resplite_meta(name, value) VALUES ('redo_lsn', 0);
         """,
     ]
 
@@ -439,6 +491,11 @@ final class Storage {
     let journalMode: String
     private let logger: Logger
     private var checkpointer: Checkpointer?
+
+    /// The redo log (the server; nil for the migration tools, which commit their own batches).
+    let redoLog: RedoLog?
+    /// Records the redo log's last committed turn, inside the commit (not itself logged).
+    private let appliedLSNStatement: Statement
 
     // Transaction statements, prepared once.
     private let beginStatement: Statement
@@ -510,7 +567,7 @@ final class Storage {
     /// refused, refuse a read-only file, a write lock held by another process and (small
     /// files) a failing quick_check, all at start-up. Tools that share the file leave it off.
     init(path: String, template: PragmaTemplate, overrides: [(String, String)], cache cacheOptions: CacheOptions = CacheOptions(),
-         logger: Logger, serverChecks: Bool = false) throws {
+         logger: Logger, serverChecks: Bool = false, redo redoOptions: RedoLogOptions? = nil) throws {
         cache = cacheOptions.enabled ? HotCache(options: cacheOptions) : nil
         self.path = path
         self.template = template
@@ -538,6 +595,20 @@ final class Storage {
             hashFieldTTLsMayExist = try connection.scalar(
                 "SELECT EXISTS (SELECT 1 FROM redis_hashes WHERE expires_at IS NOT NULL)") != "0"
             if serverChecks { try Storage.startupChecks(connection, path: path, logger: logger) }
+            appliedLSNStatement = try connection.prepare("UPDATE resplite_meta SET value = ?1 WHERE name = 'redo_lsn'", captured: false)
+            if let redoOptions {
+                // Turns acknowledged before a crash that SQLite had not committed: replayed
+                // before anything reads the database, then the log starts over.
+                let applied = UInt64(try connection.scalar("SELECT value FROM resplite_meta WHERE name = 'redo_lsn'") ?? "0") ?? 0
+                let synchronous = Int(try connection.scalar("PRAGMA synchronous") ?? "0") ?? 0
+                let log = try RedoLog(path: path + "-redo", options: redoOptions, syncEachTurn: synchronous >= 2,
+                                      appliedLSN: applied, logger: logger)
+                try Storage.recover(log, connection: connection, applyStatement: appliedLSNStatement, logger: logger)
+                redoLog = log
+                connection.redoLog = log
+            } else {
+                redoLog = nil
+            }
 
             beginStatement = try connection.prepare("BEGIN")
             commitStatement = try connection.prepare("COMMIT")
@@ -620,7 +691,13 @@ final class Storage {
         sqlite3_update_hook(connection.handle, nil, nil)
         for statement in activeStatements { statement.reset() }
         activeStatements.removeAll()
+        if let redoLog, redoLog.epochHasRecords, unrecoverable == nil, connection.inTransaction {
+            // Acknowledged turns: they commit now (if that fails, the next start replays them).
+            redoLog.discardTurn()
+            try? commitBatch()
+        }
         if inBatch { try? rollbackStatement.run(); inBatch = false }
+        if let redoLog, !redoLog.epochHasRecords, unrecoverable == nil { redoLog.truncateFile() }
         checkpointer?.stop()
         checkpointer = nil
         // A final checkpoint on close leaves a compact database file behind.
@@ -688,34 +765,89 @@ final class Storage {
 
     // MARK: Group commit
 
-    /// Opens the turn's transaction before the first command of a batch.
+    /// Opens the turn's transaction before the first command of a batch (a transaction the
+    /// redo log kept open across turns is already there).
     @inline(__always) func beginBatchIfNeeded() throws {
         if inBatch { return }
         try beginStatement.run()
         inBatch = true
     }
 
-    /// Commits the turn's transaction. On failure the transaction is rolled back and the
-    /// error is rethrown: the caller fails every command of the batch.
+    /// Ends the turn's batch before its replies go out: with a redo log, while the loop is busy
+    /// (not `idle`), the turn is logged and the transaction stays open (within the log's
+    /// budgets); otherwise it commits. Throws when neither worked: the caller fails every
+    /// command of the turn (`rollbackBatch`).
+    func endTurnBatch(idle: Bool) throws {
+        guard inBatch else { return }
+        if let redoLog, redoLog.mayDefer(idle: idle, now: monotonicMillis()) {
+            if redoLog.turnHasRecords { try redoLog.writeTurn(now: monotonicMillis()) }
+            return
+        }
+        try commitBatch()
+    }
+
+    /// Commits the open transaction (with the redo log's last turn, if it logged any). On
+    /// failure the transaction is rolled back and the error is rethrown: the caller fails every
+    /// command of the batch, and `rollbackBatch` brings back the turns acknowledged before.
     func commitBatch() throws {
         guard inBatch else { return }
         inBatch = false
         do {
+            if let redoLog, redoLog.epochHasRecords {
+                appliedLSNStatement.bind(1, Int64(bitPattern: redoLog.lastLSN))
+                try appliedLSNStatement.run()
+            }
             try commitStatement.run()
         } catch {
             cache?.clear()
             if connection.inTransaction { try? rollbackStatement.run() }
             throw error
         }
+        redoLog?.committed()
         checkpointer?.catchUpIfFarBehind(connection)
+        if checkpointAfterCommit {
+            checkpointAfterCommit = false
+            requestCheckpoint()
+        }
     }
 
+    /// Rolls the turn's batch back. Turns the redo log acknowledged since the last commit were
+    /// in that transaction too: they are replayed from the log into a new one, which stays open.
     func rollbackBatch() {
         cache?.clear()
-        guard inBatch else { return }
-        inBatch = false
-        if connection.inTransaction { try? rollbackStatement.run() }
+        redoLog?.discardTurn()
+        if inBatch {
+            inBatch = false
+            if connection.inTransaction { try? rollbackStatement.run() }
+        }
+        restoreLoggedTurns()
     }
+
+    /// Set when the turns the redo log acknowledged could not be brought back after a rollback
+    /// (the log cannot be read or replayed): the server must stop without committing, and the
+    /// next start replays the log.
+    private(set) var unrecoverable: Error?
+
+    private func restoreLoggedTurns() {
+        guard let redoLog, redoLog.epochHasRecords else { return }
+        do {
+            try beginStatement.run()
+            inBatch = true
+            connection.redoLog = nil  // the replayed statements are already in the log
+            defer { connection.redoLog = redoLog }
+            _ = try RedoLog.replay(path: redoLog.path, appliedLSN: redoLog.appliedLSN, upTo: redoLog.lastLSN,
+                                   connection: connection, logger: logger)
+        } catch {
+            logger.critical("redo log: the turns acknowledged since the last commit could not be restored after a rollback: \(error); stopping")
+            unrecoverable = error
+            if connection.inTransaction { try? rollbackStatement.run() }
+            inBatch = false
+        }
+    }
+
+    /// A command that must see its writes in the database file before it answers (SAVE,
+    /// SHUTDOWN): the turn commits instead of being logged.
+    func requireCommitThisTurn() { redoLog?.commitRequested = true }
 
     /// Rolls the turn's transaction back without ending the batch, so that `batchLost` holds
     /// and the engine fails every command of it (a command without its own savepoint failed
@@ -732,7 +864,10 @@ final class Storage {
     /// Opens the command's savepoint before its first write (lazy: read-only paths pay nothing).
     @inline(__always) func willWrite() throws {
         if commandSavepointOpen { return }
-        if savepointPerCommand { try savepointStatement.run() }
+        if savepointPerCommand {
+            try savepointStatement.run()
+            redoLog?.savepointOpened()
+        }
         commandSavepointOpen = true
     }
 
@@ -750,8 +885,33 @@ final class Storage {
             // Entries read after this command's writes may hold what is now undone.
             cache?.clear()
             try? rollbackToStatement.run()
+            redoLog?.savepointRolledBack()
+        } else {
+            redoLog?.savepointReleased()
         }
         try? releaseStatement.run()
+    }
+
+    /// Replays the redo log's turns that SQLite does not hold, in one transaction that also
+    /// records the last of them; the log then starts over.
+    private static func recover(_ log: RedoLog, connection: SQLiteConnection, applyStatement: Statement, logger: Logger) throws {
+        try connection.execute("BEGIN IMMEDIATE")
+        let result: (last: UInt64, turns: Int)
+        do {
+            result = try RedoLog.replay(path: log.path, appliedLSN: log.appliedLSN, upTo: nil, connection: connection, logger: logger)
+            if result.turns > 0 {
+                applyStatement.bind(1, Int64(bitPattern: result.last))
+                try applyStatement.run()
+            }
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw RedoLogError(message: "replay of \(log.path) failed: \(error)")
+        }
+        if result.turns > 0 {
+            logger.notice("redo log: replayed \(result.turns) turns acknowledged before the last stop (through turn \(result.last))")
+        }
+        log.recovered(lastLSN: result.last, turns: result.turns)
     }
 
     @inline(__always) private func track(_ statement: Statement) {
@@ -1237,6 +1397,16 @@ final class Storage {
         var info = stat()
         return stat(path + "-wal", &info) == 0 ? Int64(info.st_size) : 0
     }
+
+    /// SAVE/BGSAVE: the turn commits (not only logged), then a checkpoint is requested; at once
+    /// if no transaction is open.
+    func requestCheckpointAfterCommit() {
+        guard inBatch else { requestCheckpoint(); return }
+        requireCommitThisTurn()
+        checkpointAfterCommit = true
+    }
+
+    private var checkpointAfterCommit = false
 
     /// Runs a checkpoint now (SAVE/BGSAVE, tests). Off the loop when possible.
     func requestCheckpoint() {

@@ -63,6 +63,19 @@ struct RESPLiteCommand: ParsableCommand {
     @Option(name: .customLong("cache-max-bytes"), help: "Hot cache bytes at most. Default 67108864 (64 MB).")
     var cacheMaxBytes: Int?
 
+    @Flag(name: .customLong("redo-log"), inversion: .prefixedNo,
+          help: "Under load, acknowledge turns once they are in the redo log (<db>-redo) and commit SQLite less often.")
+    var redoLogEnabled = true
+
+    @Option(name: .customLong("redo-defer-ms"), help: "Longest a logged turn waits for its SQLite commit. Default 20.")
+    var redoDeferMs: Int?
+
+    @Option(name: .customLong("redo-defer-bytes"), help: "Most redo log bytes between two SQLite commits. Default 8388608 (8 MB).")
+    var redoDeferBytes: Int?
+
+    @Option(name: .customLong("redo-idle-commit-ms"), help: "SQLite commits what the redo log holds once the server has been idle this long. Default 1.")
+    var redoIdleCommitMs: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -137,6 +150,19 @@ struct RESPLiteCommand: ParsableCommand {
         if let cacheMaxBytes {
             guard cacheMaxBytes > 0 else { throw ValidationError("--cache-max-bytes must be > 0") }
             options.cache.maxBytes = cacheMaxBytes
+        }
+        options.redoLog.enabled = redoLogEnabled
+        if let redoDeferMs {
+            guard redoDeferMs >= 0 else { throw ValidationError("--redo-defer-ms must be >= 0") }
+            options.redoLog.maxDeferMs = redoDeferMs
+        }
+        if let redoIdleCommitMs {
+            guard redoIdleCommitMs >= 0 else { throw ValidationError("--redo-idle-commit-ms must be >= 0") }
+            options.redoLog.idleCommitMs = redoIdleCommitMs
+        }
+        if let redoDeferBytes {
+            guard redoDeferBytes > 0 else { throw ValidationError("--redo-defer-bytes must be > 0") }
+            options.redoLog.maxDeferBytes = redoDeferBytes
         }
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
 

@@ -94,7 +94,7 @@ final class ConcurrencyTests: XCTestCase {
                 }
             }
             // All volatile keys are physically removed by the sweeper: count the rows.
-            let reader = try SQLiteConnection(path: server.databasePath, readOnly: true)
+            let reader = try openDatabase(server.databasePath, readOnly: true)
             defer { reader.close() }
             let deadline = Date(timeIntervalSinceNow: 20)
             var rows = ""

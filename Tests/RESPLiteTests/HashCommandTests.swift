@@ -622,7 +622,7 @@ final class HashCommandTests: XCTestCase {
         XCTAssertEqual(try run("HLEN", "big"), int(Int64(total)))
         guard case .bulk = try run("HRANDFIELD", "big") else { return XCTFail() }
 
-        let connection = try SQLiteConnection(path: server.databasePath, readOnly: true)
+        let connection = try openDatabase(server.databasePath, readOnly: true)
         defer { connection.close() }
         func plan(_ sql: StaticString) throws -> String {
             let statement = try connection.prepare("EXPLAIN QUERY PLAN " + sql.description)

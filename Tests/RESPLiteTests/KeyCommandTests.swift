@@ -435,7 +435,7 @@ final class KeyCommandTests: XCTestCase {
         // Pretend the last write was 5.5 s ago: edit the file while the server is down (a
         // running server's hot cache would not see an edit made behind its back).
         server.stop()
-        let connection = try SQLiteConnection(path: server.databasePath)
+        let connection = try openDatabase(server.databasePath)
         try connection.execute("PRAGMA busy_timeout=5000")
         try connection.execute("UPDATE redis_keys SET updated_at = updated_at - 5500 WHERE key = CAST('k' AS BLOB)")
         connection.close()
@@ -475,7 +475,7 @@ extension KeyCommandTests {
         XCTAssertEqual(try client.run("DBSIZE"), int(2))
         usleep(60_000)
         XCTAssertEqual(try client.run("DBSIZE"), int(1))
-        let reader = try SQLiteConnection(path: server.databasePath, readOnly: true)
+        let reader = try openDatabase(server.databasePath, readOnly: true)
         defer { reader.close() }
         XCTAssertEqual(try reader.scalar("SELECT count(*) FROM redis_keys"), "2", "the expired row is still stored")
     }

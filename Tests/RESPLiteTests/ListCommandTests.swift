@@ -47,7 +47,7 @@ func withEachListLayout(_ body: (ListZSetDifferential) throws -> Void, file: Sta
 
 /// The plan SQLite chooses for a statement, one detail line per step.
 func listZSetQueryPlan(_ databasePath: String, _ sql: StaticString) throws -> [String] {
-    let connection = try SQLiteConnection(path: databasePath, readOnly: true)
+    let connection = try openDatabase(databasePath, readOnly: true)
     defer { connection.close() }
     let statement = try connection.prepare("EXPLAIN QUERY PLAN " + sql.description)
     defer { statement.reset() }
@@ -320,14 +320,14 @@ final class ListCommandTests: XCTestCase {
         var model = (0..<10_000).map(String.init)
         _ = try client.pipeline([lzWords("RPUSH", "l") + model.map { Array($0.utf8) }])
         func layout() throws -> (rows: Int64, span: Int64) {
-            let connection = try SQLiteConnection(path: server.databasePath, readOnly: true)
+            let connection = try openDatabase(server.databasePath, readOnly: true)
             defer { connection.close() }
             let rows = Int64(try connection.scalar("SELECT count(*) FROM redis_lists") ?? "") ?? -1
             let span = Int64(try connection.scalar("SELECT max(seq) - min(seq) + 1 FROM redis_lists") ?? "") ?? -1
             return (rows, span)
         }
         func seqOf(_ value: String) throws -> String? {
-            let connection = try SQLiteConnection(path: server.databasePath, readOnly: true)
+            let connection = try openDatabase(server.databasePath, readOnly: true)
             defer { connection.close() }
             return try connection.scalar("SELECT seq FROM redis_lists WHERE value = x'\(Array(value.utf8).map { String(format: "%02x", $0) }.joined())'")
         }

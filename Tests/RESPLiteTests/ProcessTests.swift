@@ -180,7 +180,7 @@ final class ProcessTests: XCTestCase {
             XCTAssertEqual(try client.run("GET", key), bulk(value), key)
         }
         XCTAssertEqual(restarted.stop(), 0)
-        let connection = try SQLiteConnection(path: db)
+        let connection = try openDatabase(db)
         defer { connection.close() }
         XCTAssertEqual(try connection.scalar("PRAGMA integrity_check"), "ok")
     }

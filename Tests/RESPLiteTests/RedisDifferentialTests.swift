@@ -48,7 +48,7 @@ func escapedBytes(_ text: String) -> [UInt8] {
 /// (the server keeps running: WAL lets a second connection write between group commits). The
 /// id is left to SQLite (the rowid), as the server's own inserts do.
 func injectKey(databasePath: String, key: [UInt8], type: KeyType, count: Int64 = 1) throws {
-    let connection = try SQLiteConnection(path: databasePath)
+    let connection = try openDatabase(databasePath)
     defer { connection.close() }
     try connection.execute("PRAGMA busy_timeout=5000")
     let hexKey = key.map { String(format: "%02x", $0) }.joined()

@@ -344,7 +344,7 @@ final class ReliabilityTests: XCTestCase {
             lock.unlock()
 
             // The crashed file itself: integrity and every schema invariant.
-            let connection = try SQLiteConnection(path: db)
+            let connection = try openDatabase(db)
             XCTAssertEqual(try connection.scalar("PRAGMA integrity_check"), "ok", "\(template) round \(round)")
             connection.close()
             XCTAssertEqual(try consistencyProblems(db), [], "\(template) round \(round)")
@@ -627,7 +627,7 @@ final class ReliabilityTests: XCTestCase {
         let db = directory + "/locked.db"
         try makeDatabase(db)
         // Another process holds SQLite's write lock.
-        let holder = try SQLiteConnection(path: db)
+        let holder = try openDatabase(db)
         try holder.execute("BEGIN EXCLUSIVE")
         let message = try startFails(["--db", db])
         XCTAssertTrue(message.contains("locked by another process"), message)

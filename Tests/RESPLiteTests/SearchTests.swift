@@ -121,7 +121,7 @@ final class SearchTests: XCTestCase {
         XCTAssertEqual(try search(c, "g", "common"), [])
         XCTAssertEqual(try search(c, "g", "foxtrot"), ["doc"])
         // The FTS index agrees with its content table.
-        let db = try SQLiteConnection(path: server.databasePath, readOnly: true)
+        let db = try openDatabase(server.databasePath, readOnly: true)
         defer { db.close() }
         let id = try db.scalar("SELECT id FROM search_indexes WHERE name = 'g'")!
         XCTAssertEqual(try db.scalar("SELECT count(*) FROM search_fts_\(id) WHERE search_fts_\(id) MATCH 'common OR alpha OR delta'"), "0")

@@ -345,7 +345,7 @@ final class SetCommandTests: XCTestCase {
         guard case .bulk = try run("SRANDMEMBER", "big") else { return XCTFail() }
         XCTAssertEqual(try run("SCARD", "big"), int(Int64(total - 1)))
 
-        let connection = try SQLiteConnection(path: server.databasePath, readOnly: true)
+        let connection = try openDatabase(server.databasePath, readOnly: true)
         defer { connection.close() }
         func plan(_ sql: StaticString) throws -> String {
             let statement = try connection.prepare("EXPLAIN QUERY PLAN " + sql.description)

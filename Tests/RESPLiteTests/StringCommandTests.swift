@@ -9,7 +9,7 @@ import XCTest
 
 /// One value of a query on RESPLite's database file (read beside the running server).
 func databaseScalar(_ server: TestServer, _ sql: String) throws -> String? {
-    let connection = try SQLiteConnection(path: server.databasePath)
+    let connection = try openDatabase(server.databasePath)
     defer { connection.close() }
     try connection.execute("PRAGMA busy_timeout=5000")
     return try connection.scalar(sql)

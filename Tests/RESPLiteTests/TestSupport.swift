@@ -37,6 +37,15 @@ final class TestServer {
         configure(&options)
         self.options = options
         server = try RESPLiteServer.start(options, logger: quietLogger)
+        LiveServers.shared.register(self)
+    }
+
+    /// Makes the database file hold every acknowledged write: the redo log acknowledges turns
+    /// before SQLite commits them, and SAVE makes the open transaction commit.
+    func commitPending() throws {
+        guard server != nil else { return }
+        let client = try self.client()
+        XCTAssertEqual(try client.run("SAVE"), ok)
     }
 
     var port: Int { server!.port }
@@ -62,6 +71,32 @@ final class TestServer {
         stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
+}
+
+/// The in-process servers running, by database path, so that helpers that open a server's
+/// database file directly (`openDatabase`, `consistencyProblems`) can have it commit first.
+final class LiveServers: @unchecked Sendable {
+    static let shared = LiveServers()
+    private let lock = NSLock()
+    private final class Entry { weak var server: TestServer?; init(_ server: TestServer) { self.server = server } }
+    private var servers: [String: Entry] = [:]
+
+    func register(_ server: TestServer) {
+        lock.lock(); defer { lock.unlock() }
+        servers[server.databasePath] = Entry(server)
+    }
+
+    func server(at path: String) -> TestServer? {
+        lock.lock(); defer { lock.unlock() }
+        return servers[path]?.server
+    }
+}
+
+/// Opens a database file; if an in-process server runs on it, it commits what its redo log
+/// acknowledged first (SAVE), so the connection sees every acknowledged write.
+func openDatabase(_ path: String, readOnly: Bool = false) throws -> SQLiteConnection {
+    try LiveServers.shared.server(at: path)?.commitPending()
+    return try SQLiteConnection(path: path, readOnly: readOnly)
 }
 
 /// Runs `body` against a server on each network backend: io_uring (when this machine allows
@@ -223,7 +258,7 @@ func freePort() throws -> Int {
 
 /// Every schema invariant of a server's database file (see `Storage.checkConsistency`).
 func consistencyProblems(_ databasePath: String) throws -> [String] {
-    let connection = try SQLiteConnection(path: databasePath, readOnly: true)
+    let connection = try openDatabase(databasePath, readOnly: true)
     defer { connection.close() }
     return try Storage.checkConsistency(connection)
 }

@@ -199,7 +199,7 @@ final class TransactionTests: XCTestCase {
         XCTAssertEqual(started.wait(timeout: .now() + 30), .success)
         usleep(30_000)
         _ = server.stop(signal: SIGKILL)
-        let connection = try SQLiteConnection(path: db)
+        let connection = try openDatabase(db)
         defer { connection.close() }
         XCTAssertEqual(try connection.scalar("PRAGMA integrity_check"), "ok")
         // Group rows by transaction: each round has 0 or 200 keys.

@@ -41,4 +41,8 @@ void cshim_wal_buffer_statistics(uint64_t *frames, uint64_t *writes);
 // Test hook: the next `count` buffer writes fail with SQLITE_IOERR_WRITE instead of writing.
 void cshim_wal_buffer_fail_next_writes(int count);
 
+// XXH64 of `length` bytes: the checksum of redo log records (RedoLog.swift).
+#include <stddef.h>
+uint64_t cshim_xxh64(const void *data, size_t length, uint64_t seed);
+
 #endif
