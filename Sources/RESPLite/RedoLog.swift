@@ -128,7 +128,8 @@ final class RedoLog {
     private(set) var deferredCommits: Int64 = 0
     private(set) var replayedAtOpen = 0
 
-    init(path: String, options: RedoLogOptions, syncEachTurn: Bool, appliedLSN: UInt64, logger: Logger) throws {
+    /// `appliedLSN`: what the database holds (`recovered` sets it after start-up's replay).
+    init(path: String, options: RedoLogOptions, syncEachTurn: Bool, appliedLSN: UInt64 = 0, logger: Logger) throws {
         self.path = path
         self.options = options
         self.syncEachTurn = syncEachTurn
@@ -332,11 +333,16 @@ final class RedoLog {
         discardTurn()
     }
 
-    /// Start-up replayed the turns through `lastLSN` and committed them.
+    /// Start-up replayed the turns through `lastLSN` (what the database now holds) and
+    /// committed them.
     func recovered(lastLSN: UInt64, turns: Int) {
         appliedLSN = lastLSN
         self.lastLSN = lastLSN
         replayedAtOpen = turns
+    }
+
+    /// The server owns the log from here: its content is applied, the file starts empty.
+    func startOver() {
         truncateFile()
     }
 

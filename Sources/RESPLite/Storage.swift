@@ -599,15 +599,21 @@ final class Storage {
             if let redoOptions {
                 // Turns acknowledged before a crash that SQLite had not committed: replayed
                 // before anything reads the database, then the log starts over.
-                let applied = UInt64(try connection.scalar("SELECT value FROM resplite_meta WHERE name = 'redo_lsn'") ?? "0") ?? 0
                 let synchronous = Int(try connection.scalar("PRAGMA synchronous") ?? "0") ?? 0
-                let log = try RedoLog(path: path + "-redo", options: redoOptions, syncEachTurn: synchronous >= 2,
-                                      appliedLSN: applied, logger: logger)
+                let log = try RedoLog(path: path + "-redo", options: redoOptions, syncEachTurn: synchronous >= 2, logger: logger)
                 try Storage.recover(log, connection: connection, applyStatement: appliedLSNStatement, logger: logger)
+                log.startOver()
                 redoLog = log
                 connection.redoLog = log
             } else {
                 redoLog = nil
+                // The tools: a server that crashed left acknowledged turns in its log; they are
+                // applied first, so the tools see what clients were told (the log file stays
+                // the server's).
+                if let size = try? FileManager.default.attributesOfItem(atPath: path + "-redo")[.size] as? Int, size > 0 {
+                    let log = try RedoLog(path: path + "-redo", options: RedoLogOptions(), syncEachTurn: false, logger: logger)
+                    try Storage.recover(log, connection: connection, applyStatement: appliedLSNStatement, logger: logger)
+                }
             }
 
             beginStatement = try connection.prepare("BEGIN")
@@ -898,7 +904,9 @@ final class Storage {
         try connection.execute("BEGIN IMMEDIATE")
         let result: (last: UInt64, turns: Int)
         do {
-            result = try RedoLog.replay(path: log.path, appliedLSN: log.appliedLSN, upTo: nil, connection: connection, logger: logger)
+            // Read inside the write transaction: a commit by another process cannot come between.
+            let applied = UInt64(try connection.scalar("SELECT value FROM resplite_meta WHERE name = 'redo_lsn'") ?? "0") ?? 0
+            result = try RedoLog.replay(path: log.path, appliedLSN: applied, upTo: nil, connection: connection, logger: logger)
             if result.turns > 0 {
                 applyStatement.bind(1, Int64(bitPattern: result.last))
                 try applyStatement.run()

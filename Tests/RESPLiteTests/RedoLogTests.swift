@@ -333,6 +333,32 @@ final class RedoLogTests: XCTestCase {
         XCTAssertEqual(restarted.stop(), 0)
         XCTAssertEqual(try consistencyProblems(db), [])
     }
+
+    /// The migration tools open the database through `Storage` without a redo log of their
+    /// own: the turns a killed server left in its log are applied first, once.
+    func testToolsApplyTheLogAKilledServerLeft() throws {
+        let db = directory + "/tools.db"
+        let arguments = ["--port", "0", "--db", db, "--log-level", "error", "--redo-defer-ms", "600000",
+                         "--redo-defer-bytes", "1000000000", "--redo-idle-commit-ms", "600000", "--sweep-interval-ms", "600000"]
+        let server = try ServerProcess(arguments: arguments)
+        let client = try server.client()
+        for n in 0..<10 { XCTAssertEqual(try client.run("SET", "t\(n)", "\(n)"), ok) }
+        XCTAssertEqual(infoFields(try client.run("SQLITE.INFO"))["redo_committed_turn"], "0")
+        client.close()
+        _ = server.stop(signal: SIGKILL)
+        let plain = try SQLiteConnection(path: db, readOnly: true)
+        XCTAssertEqual(try plain.scalar("SELECT count(*) FROM redis_keys"), "0", "only the log holds them")
+        plain.close()
+        let storage = try Storage(path: db, template: .default, overrides: [], logger: quietLogger)
+        XCTAssertEqual(try storage.connection.scalar("SELECT count(*) FROM redis_keys"), "10")
+        storage.close()
+        let restarted = try ServerProcess(arguments: arguments)
+        let again = try restarted.client()
+        XCTAssertEqual(try again.run("DBSIZE"), int(10))
+        XCTAssertEqual(infoFields(try again.run("SQLITE.INFO"))["redo_replayed_at_open"], "0", "applied once")
+        again.close()
+        XCTAssertEqual(restarted.stop(), 0)
+    }
 }
 
 /// Every key with its type, value in a canonical form and whether it has a TTL (and which hash
