@@ -46,7 +46,7 @@ public struct RedoLogOptions: Sendable {
     /// Off: every turn commits before its replies go out (as without a redo log).
     public var enabled = true
     /// Longest a logged turn stays uncommitted in SQLite.
-    public var maxDeferMs = 20
+    public var maxDeferMs = 100
     /// Most log bytes between two SQLite commits.
     public var maxDeferBytes = 8 * 1024 * 1024
     /// A turn whose statements log more than this commits instead of being logged (a big value
