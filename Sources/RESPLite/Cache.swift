@@ -168,10 +168,15 @@ final class HotCache {
         return (slots[index].record.id, slots[index].record.expiresAt)
     }
 
-    /// An insert or update of a key row happened: every absent entry is retired.
-    @inline(__always) func keyRowWritten() {
+    /// An insert or update of key row `id` happened: every absent entry is retired.
+    @inline(__always) func keyRowWritten(id: Int64) {
         absentGeneration &+= 1
+        lastWrittenRowid = id
     }
+
+    /// The key row the last insert or update wrote (an upsert does not set last_insert_rowid
+    /// when it updates).
+    private(set) var lastWrittenRowid: Int64 = 0
 
     /// Records that SQLite has no row for `key` (read just now, in this generation).
     func putAbsent(_ key: ByteView) {

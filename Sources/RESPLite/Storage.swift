@@ -678,7 +678,7 @@ final class Storage {
             sqlite3_update_hook(connection.handle, { context, operation, _, table, rowid in
                 guard let context, let table, strcmp(table, "redis_keys") == 0 else { return }
                 let cache = Unmanaged<HotCache>.fromOpaque(context).takeUnretainedValue()
-                if operation != SQLITE_DELETE { cache.keyRowWritten() }
+                if operation != SQLITE_DELETE { cache.keyRowWritten(id: rowid) }
                 cache.invalidate(id: rowid)
             }, Unmanaged.passUnretained(cache).toOpaque())
         }
@@ -1006,7 +1006,8 @@ final class Storage {
     /// its TTL: one seek by rowid instead of the upsert's key-index seek. Not the statement of
     /// `writeString`'s cached path: that one also writes `expires_at`, which makes SQLite
     /// maintain the expiry index (measured: INCR +4.5% instructions with it).
-    func rewriteString(id: Int64, _ value: ByteView, now: Int64) throws {
+    /// The new value goes into the hot cache, with the TTL the read saw (`expiresAt`).
+    func rewriteString(_ key: ByteView, id: Int64, _ value: ByteView, expiresAt: Int64?, now: Int64) throws {
         try willWrite()
         let statement = try cached("UPDATE redis_keys SET value = ?2, updated_at = ?3, version = version + 1 WHERE id = ?1")
         statement.bind(1, id)
@@ -1014,6 +1015,7 @@ final class Storage {
         statement.bind(3, now)
         try statement.run()
         assert(connection.changes == 1, "the string read for update is still there")
+        cacheWritten(key, id: id, value, expiresAt: expiresAt, now: now)
     }
 
     /// Writes a string, replacing any value of any type. `expiresAt` nil = no TTL, unless
@@ -1035,7 +1037,10 @@ final class Storage {
             update.bind(5, value)
             try update.run()
             assert(connection.changes == 1, "a cached key's row exists")
-            if connection.changes == 1 { return }
+            if connection.changes == 1 {
+                cacheWritten(key, id: hot.id, value, expiresAt: keepTTL ? hot.expiresAt : expiresAt, now: now)
+                return
+            }
         }
         let statement = upsertStringStatement
         statement.bind(1, key)
@@ -1055,7 +1060,18 @@ final class Storage {
             insert.bind(4, now)
             insert.bind(5, value)
             try insert.run()
+            cacheWritten(key, id: connection.lastInsertRowid, value, expiresAt: keepTTL ? keptExpiry : expiresAt, now: now)
+        } else if !keepTTL, let cache {
+            // The upsert's row (inserted or updated): the update hook saw its id.
+            cacheWritten(key, id: cache.lastWrittenRowid, value, expiresAt: expiresAt, now: now)
         }
+    }
+
+    /// A string just written goes into the hot cache (the update hook evicted its old entry):
+    /// a GET after a SET answers from the cache, and the next SET of the key writes its row by id.
+    @inline(__always) private func cacheWritten(_ key: ByteView, id: Int64, _ value: ByteView, expiresAt: Int64?, now: Int64) {
+        guard let cache, value.count <= cache.options.maxValueBytes else { return }
+        cache.put(key, KeyRecord(id: id, type: .string, expiresAt: expiresAt, updatedAt: now, count: 0), value: value)
     }
 
     /// The expiry of the row `deleteKey` removed last (nil: none, or no TTL).

@@ -385,24 +385,25 @@ enum StringCommands {
         let now = currentTimeMillis()
         let storage = c.engine.storage
         var current: Int64 = 0
-        var rowId: Int64? = nil
+        var row: (id: Int64, expiresAt: Int64?)? = nil
         switch try storage.readString(c.args[1], now: now, cacheRead: false) {
         case .wrongType: throw CommandError.wrongType
         case .missing: break
-        case .value(let value, _, let id):
+        case .value(let value, let expiresAt, let id):
             guard let parsed = value.parseInt64() else { throw CommandError.notInteger }
             current = parsed
-            rowId = id
+            row = (id, expiresAt)
         }
         let (result, overflow) = current.addingReportingOverflow(increment)
         guard !overflow else { throw CommandError.overflow }
         let scratch = c.engine.scratch
         scratch.removeAll()
         scratch.appendDecimal(result)
-        if let rowId {
-            try storage.rewriteString(id: rowId, ByteView(scratch.readableBytes), now: now)
+        if let row {
+            try storage.rewriteString(c.args[1], id: row.id, ByteView(scratch.readableBytes), expiresAt: row.expiresAt, now: now)
         } else {
-            try storage.writeString(c.args[1], ByteView(scratch.readableBytes), expiresAt: nil, keepTTL: true, now: now)
+            // Missing (or expired): no TTL to keep, so a plain write (which the cache takes).
+            try storage.writeString(c.args[1], ByteView(scratch.readableBytes), expiresAt: nil, keepTTL: false, now: now)
         }
         c.reply.integer(result)
     }

@@ -349,6 +349,42 @@ final class IntegrationTests: XCTestCase {
         XCTAssertEqual(replies["32"], bulk("w"))
     }
 
+    /// Strings written by SET (and MSET, SETEX...) and INCR go into the cache with their row id
+    /// and TTL: the GET that follows answers from it, and replies match a server without cache
+    /// (TTLs, KEEPTTL, values over the size limit, INCR of a key with a TTL).
+    func testWrittenStringsAreCachedExactly() throws {
+        let cached = try TestServer(configure: { $0.cache.maxValueBytes = 100 })
+        let uncached = try TestServer(configure: { $0.cache.enabled = false })
+        let a = try cached.client(), b = try uncached.client()
+        func cacheCounts() throws -> (hits: Int, misses: Int) {
+            let info = infoFields(try a.run("CACHE.INFO"))
+            return (Int(info["hits"] ?? "") ?? -1, Int(info["misses"] ?? "") ?? -1)
+        }
+        XCTAssertEqual(try a.run("SET", "k", "v1", "EX", "100"), ok)
+        let before = try cacheCounts()
+        XCTAssertEqual(try a.run("GET", "k"), bulk("v1"))
+        let after = try cacheCounts()
+        XCTAssertEqual(after.hits - before.hits, 1, "the GET after SET hit")
+        XCTAssertEqual(after.misses, before.misses)
+        let steps: [[String]] = [
+            ["SET", "k", "v1", "EX", "100"], ["GET", "k"], ["TTL", "k"], ["SET", "k", "v2", "KEEPTTL"], ["GET", "k"], ["TTL", "k"],
+            ["SET", "k", "v3"], ["TTL", "k"], ["INCR", "n"], ["INCR", "n"], ["GET", "n"], ["EXPIRE", "n", "50"], ["INCRBY", "n", "5"],
+            ["TTL", "n"], ["GET", "n"], ["SET", "big", String(repeating: "b", count: 150)], ["GET", "big"], ["APPEND", "big", "c"],
+            ["STRLEN", "big"], ["MSET", "m1", "x", "m2", "y"], ["MGET", "m1", "m2"], ["SETEX", "e", "100", "z"], ["TTL", "e"],
+            ["GETSET", "e", "w"], ["TTL", "e"], ["GET", "e"], ["SET", "p", "1", "PX", "40"], ["INCR", "p"], ["SLEEP"], ["GET", "p"],
+            ["INCR", "p"], ["TTL", "p"], ["RPUSH", "l", "a"], ["SET", "l", "s"], ["GET", "l"], ["TYPE", "l"],
+        ]
+        for (index, step) in steps.enumerated() {
+            if step == ["SLEEP"] { usleep(60_000); continue }
+            let reply = try a.command(step.map { Array($0.utf8) })
+            var other = try b.command(step.map { Array($0.utf8) })
+            if step[0] == "TTL", let x = reply.integer, let y = other.integer, abs(x - y) <= 1 { other = reply }
+            XCTAssertEqual(reply, other, "step \(index): \(step)")
+        }
+        XCTAssertEqual(try a.run("GET", "p"), bulk("1"), "INCR of an expired key starts from 0 without the old TTL")
+        XCTAssertEqual(try a.run("TTL", "p"), int(-1))
+    }
+
     /// Absent entries in the table: answered until the next key-row write, refreshed in place,
     /// replaced by a row's entry, evicted and removed like any entry, invariants kept.
     func testHotCacheAbsentEntries() throws {
@@ -371,7 +407,7 @@ final class IntegrationTests: XCTestCase {
         present("b", 2)
         XCTAssertEqual(probe("a"), "absent")
         XCTAssertEqual(cache.absentCount, 1)
-        cache.keyRowWritten()
+        cache.keyRowWritten(id: 0)
         XCTAssertEqual(probe("a"), "miss", "a key-row write retires absent entries")
         XCTAssertEqual(probe("b"), "present 2", "and leaves the entries of rows")
         absent("a")  // refreshed in place
