@@ -592,8 +592,6 @@ final class Storage {
             // Probe the file so a corrupt or non-database file fails here, not on first use.
             _ = try connection.scalar("SELECT count(*) FROM sqlite_schema")
             try Schema.migrate(connection)
-            hashFieldTTLsMayExist = try connection.scalar(
-                "SELECT EXISTS (SELECT 1 FROM redis_hashes WHERE expires_at IS NOT NULL)") != "0"
             if serverChecks { try Storage.startupChecks(connection, path: path, logger: logger) }
             appliedLSNStatement = try connection.prepare("UPDATE resplite_meta SET value = ?1 WHERE name = 'redo_lsn'", captured: false)
             if let redoOptions {
@@ -615,6 +613,10 @@ final class Storage {
                     try Storage.recover(log, connection: connection, applyStatement: appliedLSNStatement, logger: logger)
                 }
             }
+
+            // After the replay, which may have written field TTLs.
+            hashFieldTTLsMayExist = try connection.scalar(
+                "SELECT EXISTS (SELECT 1 FROM redis_hashes WHERE expires_at IS NOT NULL)") != "0"
 
             beginStatement = try connection.prepare("BEGIN")
             commitStatement = try connection.prepare("COMMIT")

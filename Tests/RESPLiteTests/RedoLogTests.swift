@@ -334,6 +334,29 @@ final class RedoLogTests: XCTestCase {
         XCTAssertEqual(try consistencyProblems(db), [])
     }
 
+    /// A hash field TTL that only the log held when the server was killed: after the replay the
+    /// field still expires (the server learns that field TTLs exist after replaying, not before).
+    func testFieldTTLsOnlyInTheLogExpireAfterReplay() throws {
+        let db = directory + "/fieldttl.db"
+        let arguments = ["--port", "0", "--db", db, "--log-level", "error", "--redo-defer-ms", "600000",
+                         "--redo-defer-bytes", "1000000000", "--redo-idle-commit-ms", "600000", "--sweep-interval-ms", "600000"]
+        let server = try ServerProcess(arguments: arguments)
+        let client = try server.client()
+        XCTAssertEqual(try client.run("HSET", "h", "f", "v", "g", "w"), int(2))
+        XCTAssertEqual(try client.run("HPEXPIRE", "h", "300", "FIELDS", "1", "g"), .array([int(1)]))
+        client.close()
+        _ = server.stop(signal: SIGKILL)
+        let restarted = try ServerProcess(arguments: arguments)
+        let again = try restarted.client()
+        XCTAssertEqual(infoFields(try again.run("SQLITE.INFO"))["redo_replayed_at_open"], "2")
+        usleep(400_000)
+        XCTAssertEqual(try again.run("HSET", "h", "x", "y"), int(1))
+        XCTAssertEqual(try again.run("HLEN", "h"), int(2), "g expired: f and x")
+        XCTAssertEqual(try again.run("HGETALL", "h"), bulks(["f", "v", "x", "y"]))
+        again.close()
+        XCTAssertEqual(restarted.stop(), 0)
+    }
+
     /// The migration tools open the database through `Storage` without a redo log of their
     /// own: the turns a killed server left in its log are applied first, once.
     func testToolsApplyTheLogAKilledServerLeft() throws {
