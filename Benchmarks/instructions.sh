@@ -9,7 +9,8 @@
 # steady state, e.g. "-n 200000 -r 100000 -t zadd"); MEASURED: the arguments of the COUNT
 # requests counted under callgrind (e.g. "-r 100000 -t zadd", or a command such as
 # "-r 100000 zadd myzset XX __rand_int__ element:__rand_int__"). PIPELINE=16 adds -P 16.
-# Prints "instructions_per_request: N".
+# Prints "instructions_per_request: N". KEEP_PROFILE=FILE keeps the callgrind output there
+# (`callgrind_annotate FILE | head -40` lists where the instructions go).
 #
 # Needs valgrind (apt-get install valgrind). valgrind 3.19 cannot read Swift 6's DWARF 5, so a
 # copy of BINARY without debug info is run; it does not implement io_uring, so the epoll loop is.
@@ -56,4 +57,5 @@ kill "$server"; wait "$server" 2>/dev/null || true
 server=""
 total=$(grep -h "^totals:" "$work"/callgrind.out* | awk '{print $2}' | sort -n | tail -1)
 [ -n "$total" ] && [ "$total" -gt 0 ] || { echo "callgrind counted nothing (see valgrind's log)" >&2; cat "$work/valgrind.log" >&2; exit 1; }
+if [ -n "${KEEP_PROFILE:-}" ]; then cp "$(ls -S "$work"/callgrind.out* | head -1)" "$KEEP_PROFILE"; fi
 echo "instructions_per_request: $((total / count))"
