@@ -232,6 +232,64 @@ final class RedoLogTests: XCTestCase {
         XCTAssertEqual(size, 0, "a clean stop empties the log")
     }
 
+    /// The log's limits each end the open transaction: a turn over `maxTurnBytes` commits
+    /// instead of being logged; the turn that would pass `maxDeferBytes`, and the first turn
+    /// after the oldest logged one is `maxDeferMs` old, commit everything.
+    func testTheLogsLimitsCommit() throws {
+        func committed(_ client: RESPClient) throws -> (logged: Int, committed: Int, last: Int) {
+            let info = try redoInfo(client)
+            return (Int(info["redo_turns_logged"] ?? "") ?? -1, Int(info["redo_committed_turn"] ?? "") ?? -1,
+                    Int(info["redo_last_turn"] ?? "") ?? -1)
+        }
+        // maxTurnBytes: a 2 MB value is not logged; its turn commits, with what was logged before.
+        let big = try holdingServer()
+        let a = try big.client()
+        XCTAssertEqual(try a.run("SET", "small", "x"), ok)
+        XCTAssertEqual(try committed(a).committed, 0)
+        XCTAssertEqual(try a.run("SET", "big", String(repeating: "b", count: 2 * 1024 * 1024)), ok)
+        let afterBig = try committed(a)
+        XCTAssertEqual(afterBig.logged, 1, "only the small SET was logged")
+        XCTAssertEqual(afterBig.committed, 1)
+        let reader = try SQLiteConnection(path: big.databasePath, readOnly: true)
+        XCTAssertEqual(try reader.scalar("SELECT count(*) FROM redis_keys"), "2", "committed without SAVE")
+        reader.close()
+
+        // maxDeferBytes: 64 KB of log, turns of ~10 KB each.
+        let bytes = try holdingServer { $0.redoLog.maxDeferBytes = 64 * 1024 }
+        let b = try bytes.client()
+        let value = String(repeating: "v", count: 10_000)
+        for n in 0..<12 { XCTAssertEqual(try b.run("SET", "k\(n)", value), ok) }
+        let afterBytes = try committed(b)
+        XCTAssertGreaterThanOrEqual(afterBytes.committed, 5, "a commit when the log would pass 64 KB: \(afterBytes)")
+        XCTAssertLessThan(afterBytes.logged, 12, "the turn that would pass it commits instead")
+        XCTAssertGreaterThan(afterBytes.last, afterBytes.committed, "and logging goes on after it")
+
+        // maxDeferMs: the first turn after the window ends it.
+        let time = try holdingServer { $0.redoLog.maxDeferMs = 50 }
+        let c = try time.client()
+        XCTAssertEqual(try c.run("SET", "t1", "x"), ok)
+        XCTAssertEqual(try c.run("SET", "t2", "x"), ok)
+        XCTAssertEqual(try committed(c).committed, 0)
+        usleep(80_000)
+        XCTAssertEqual(try c.run("SET", "t3", "x"), ok)
+        let afterTime = try committed(c)
+        XCTAssertEqual(afterTime.committed, afterTime.last, "the turn after 50 ms committed everything")
+        XCTAssertEqual(afterTime.logged, 2)
+    }
+
+    /// The idle commit: once the loop has had nothing to do for `idleCommitMs`, what the log
+    /// holds is committed without any request.
+    func testAnIdleServerCommits() throws {
+        let server = try TestServer(configure: { $0.redoLog.idleCommitMs = 5 })
+        let client = try server.client()
+        XCTAssertEqual(try client.run("SET", "k", "v"), ok)
+        XCTAssertTrue(try eventually(timeoutSeconds: 5) {
+            let reader = try SQLiteConnection(path: server.databasePath, readOnly: true)
+            defer { reader.close() }
+            return try reader.scalar("SELECT count(*) FROM redis_keys") == "1"
+        })
+    }
+
     /// A commit that fails (the WAL write) after turns were acknowledged from the log: the
     /// failing turn answers errors, the acknowledged turns are brought back from the log and
     /// commit later; nothing acknowledged is lost.
