@@ -331,15 +331,7 @@ final class IntegrationTests: XCTestCase {
             ["HSET", "h", "f", "v"], ["GET", "h"], ["HLEN", "h"], ["SET", "h", "now a string"], ["GET", "h"], ["TYPE", "h"],
             ["SET", "e", "v", "PX", "30"], ["GET", "e"], ["SLEEP"], ["SET", "e", "w", "KEEPTTL"], ["TTL", "e"], ["GET", "e"],
         ]
-        var replies: [String: RESPValue] = [:]
-        for (index, step) in steps.enumerated() {
-            if step == ["SLEEP"] { usleep(60_000); continue }
-            let reply = try a.command(step.map { Array($0.utf8) })
-            var other = try b.command(step.map { Array($0.utf8) })
-            if step[0] == "TTL", let x = reply.integer, let y = other.integer, abs(x - y) <= 1 { other = reply }
-            XCTAssertEqual(reply, other, "step \(index): \(step)")
-            replies["\(index)"] = reply
-        }
+        let replies = try sameReplies(a, b, steps)
         XCTAssertEqual(replies["3"], .integer(100), "KEEPTTL kept the TTL")
         XCTAssertEqual(replies["4"], bulk("w"))
         XCTAssertEqual(replies["6"], .integer(-1), "a plain SET dropped it")
@@ -374,13 +366,7 @@ final class IntegrationTests: XCTestCase {
             ["GETSET", "e", "w"], ["TTL", "e"], ["GET", "e"], ["SET", "p", "1", "PX", "40"], ["INCR", "p"], ["SLEEP"], ["GET", "p"],
             ["INCR", "p"], ["TTL", "p"], ["RPUSH", "l", "a"], ["SET", "l", "s"], ["GET", "l"], ["TYPE", "l"],
         ]
-        for (index, step) in steps.enumerated() {
-            if step == ["SLEEP"] { usleep(60_000); continue }
-            let reply = try a.command(step.map { Array($0.utf8) })
-            var other = try b.command(step.map { Array($0.utf8) })
-            if step[0] == "TTL", let x = reply.integer, let y = other.integer, abs(x - y) <= 1 { other = reply }
-            XCTAssertEqual(reply, other, "step \(index): \(step)")
-        }
+        try sameReplies(a, b, steps)
         XCTAssertEqual(try a.run("GET", "p"), bulk("1"), "INCR of an expired key starts from 0 without the old TTL")
         XCTAssertEqual(try a.run("TTL", "p"), int(-1))
     }
@@ -511,6 +497,23 @@ final class IntegrationTests: XCTestCase {
 }
 
 /// The entry of a row the cache holds for `key` (nil for a miss or an absent entry).
+/// Runs the steps on both clients (a server with the cache, one without) and asserts equal
+/// replies (TTLs within a second; a step ["SLEEP"] waits 60 ms); the replies by step index.
+@discardableResult
+private func sameReplies(_ a: RESPClient, _ b: RESPClient, _ steps: [[String]],
+                         file: StaticString = #filePath, line: UInt = #line) throws -> [String: RESPValue] {
+    var replies: [String: RESPValue] = [:]
+    for (index, step) in steps.enumerated() {
+        if step == ["SLEEP"] { usleep(60_000); continue }
+        let reply = try a.command(step.map { Array($0.utf8) })
+        var other = try b.command(step.map { Array($0.utf8) })
+        if step[0] == "TTL", let x = reply.integer, let y = other.integer, abs(x - y) <= 1 { other = reply }
+        XCTAssertEqual(reply, other, "step \(index): \(step)", file: file, line: line)
+        replies["\(index)"] = reply
+    }
+    return replies
+}
+
 private func cachedEntry(_ cache: HotCache, _ key: ByteView) -> KeyRecord? {
     if case .present(let record, _) = cache.probe(key) { return record }
     return nil

@@ -201,6 +201,12 @@ final class RedoLogTests: XCTestCase {
         })
     }
 
+    /// The same for the standalone server (SIGKILL tests).
+    private func holdingArguments(_ db: String) -> [String] {
+        ["--port", "0", "--db", db, "--log-level", "error", "--redo-defer-ms", "600000",
+         "--redo-defer-bytes", "1000000000", "--redo-idle-commit-ms", "600000", "--sweep-interval-ms", "600000"]
+    }
+
     private func redoInfo(_ client: RESPClient) throws -> [String: String] {
         infoFields(try client.run("SQLITE.INFO")).filter { $0.key.hasPrefix("redo_") }
     }
@@ -339,8 +345,7 @@ final class RedoLogTests: XCTestCase {
     /// hash field TTLs, SPOP's random choice, MULTI/EXEC, failing commands in between).
     func testAcknowledgedTurnsSurviveSIGKILL() throws {
         let db = directory + "/crash.db"
-        let arguments = ["--port", "0", "--db", db, "--log-level", "error", "--redo-defer-ms", "600000",
-                         "--redo-defer-bytes", "1000000000", "--redo-idle-commit-ms", "600000", "--sweep-interval-ms", "600000"]
+        let arguments = holdingArguments(db)
         let server = try ServerProcess(arguments: arguments)
         let client = try server.client()
         var random = SystemRandomNumberGenerator()
@@ -396,8 +401,7 @@ final class RedoLogTests: XCTestCase {
     /// field still expires (the server learns that field TTLs exist after replaying, not before).
     func testFieldTTLsOnlyInTheLogExpireAfterReplay() throws {
         let db = directory + "/fieldttl.db"
-        let arguments = ["--port", "0", "--db", db, "--log-level", "error", "--redo-defer-ms", "600000",
-                         "--redo-defer-bytes", "1000000000", "--redo-idle-commit-ms", "600000", "--sweep-interval-ms", "600000"]
+        let arguments = holdingArguments(db)
         let server = try ServerProcess(arguments: arguments)
         let client = try server.client()
         XCTAssertEqual(try client.run("HSET", "h", "f", "v", "g", "w"), int(2))
@@ -419,8 +423,7 @@ final class RedoLogTests: XCTestCase {
     /// own: the turns a killed server left in its log are applied first, once.
     func testToolsApplyTheLogAKilledServerLeft() throws {
         let db = directory + "/tools.db"
-        let arguments = ["--port", "0", "--db", db, "--log-level", "error", "--redo-defer-ms", "600000",
-                         "--redo-defer-bytes", "1000000000", "--redo-idle-commit-ms", "600000", "--sweep-interval-ms", "600000"]
+        let arguments = holdingArguments(db)
         let server = try ServerProcess(arguments: arguments)
         let client = try server.client()
         for n in 0..<10 { XCTAssertEqual(try client.run("SET", "t\(n)", "\(n)"), ok) }
