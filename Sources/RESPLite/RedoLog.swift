@@ -112,8 +112,12 @@ final class RedoLog {
     /// The turn wrote more than `maxTurnBytes`, or wrote outside captured statements (schema
     /// changes): it cannot be logged and commits instead.
     private(set) var turnUnloggable = false
-    /// Something in the turn asked for a real commit (SAVE, SHUTDOWN).
+    /// Something in the turn asked for a real commit (SAVE, BGSAVE).
     var commitRequested = false
+
+    /// Distinct statement texts numbered at most (the SQL the server runs is a fixed set plus a
+    /// few per search index); past it a turn that needs a new number commits instead.
+    static let maxStatementNumbers = 65_536
 
     /// Statement numbers by SQL text (stable for the process), and which are defined in the
     /// file's epoch (invariant 3) or in the open turn (with where their DEFINE starts).
@@ -148,14 +152,24 @@ final class RedoLog {
     // MARK: Capture (called by Statement and Storage on the loop thread)
 
     var turnHasRecords: Bool { turn.count > turnPayloadStart }
+    /// Memory the turn buffer holds (SQLITE.INFO): bounded by `maxTurnBytes` and one definition.
+    var turnBufferCapacity: Int { turn.capacity }
     /// Turns logged since SQLite last committed.
     var epochHasRecords: Bool { lastLSN > appliedLSN }
 
-    /// Appends a statement's execution (its definition first if the epoch has not seen it).
+    /// Appends a statement's execution (its definition first if the epoch has not seen it). A
+    /// turn that would pass `maxTurnBytes` is marked unloggable before anything is copied, so
+    /// the buffer never holds more than that and one execution.
     func record(_ statement: Statement, sql: UnsafePointer<CChar>?, parameters: [CapturedValue]) {
         guard !turnUnloggable else { return }
+        var size = 7  // tag, number, count
+        for parameter in parameters { size += Self.serializedBytes(parameter) }
+        guard turn.count - turnPayloadStart + size <= options.maxTurnBytes,
+              let number = self.number(for: statement, sql: sql) else {
+            markTurnUnloggable()
+            return
+        }
         let start = turn.count
-        let number = self.number(for: statement, sql: sql)
         if !definedInFile[Int(number)] && !definedInTurn[Int(number)] {
             let text = sql.map { String(cString: $0) } ?? ""
             turn.append(Self.defineTag)
@@ -170,16 +184,17 @@ final class RedoLog {
         turn.appendLittleEndian(UInt16(parameters.count))
         for parameter in parameters { append(parameter) }
         lastRecordStart = start
-        if turn.count - turnPayloadStart > options.maxTurnBytes { markTurnUnloggable() }
     }
 
-    private func number(for statement: Statement, sql: UnsafePointer<CChar>?) -> UInt32 {
+    /// The statement's number (by its SQL text); nil once `maxStatementNumbers` are taken.
+    private func number(for statement: Statement, sql: UnsafePointer<CChar>?) -> UInt32? {
         if statement.redoNumber >= 0 { return UInt32(statement.redoNumber) }
         let text = sql.map { String(cString: $0) } ?? ""
         let number: UInt32
         if let known = numbers[text] {
             number = known
         } else {
+            guard numbers.count < Self.maxStatementNumbers else { return nil }
             number = UInt32(numbers.count)
             numbers[text] = number
             definedInFile.append(false)
@@ -187,6 +202,16 @@ final class RedoLog {
         }
         statement.redoNumber = Int64(number)
         return number
+    }
+
+    private static func serializedBytes(_ value: CapturedValue) -> Int {
+        switch value {
+        case .null: return 1
+        case .integer, .real: return 9
+        case .blob(let view): return 5 + view.count
+        case .bytes(let bytes): return 5 + bytes.count
+        case .text(let text): return 5 + text.utf8.count
+        }
     }
 
     private func append(_ value: CapturedValue) {
@@ -229,7 +254,8 @@ final class RedoLog {
     }
     func savepointReleased() { savepointMark = -1 }
 
-    /// A write outside captured statements (schema changes): the turn must commit.
+    /// A write outside captured statements (schema changes), or a turn too large to log: the
+    /// turn must commit.
     func markTurnUnloggable() {
         turnUnloggable = true
         cut(to: turnPayloadStart)

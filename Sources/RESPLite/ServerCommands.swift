@@ -369,7 +369,8 @@ enum ServerCommands {
             lines += [("redo_log", "enabled"), ("redo_turns_logged", String(redo.turnsLogged)),
                       ("redo_bytes_logged", String(redo.bytesLogged)), ("redo_deferred_commits", String(redo.deferredCommits)),
                       ("redo_last_turn", String(redo.lastLSN)), ("redo_committed_turn", String(redo.appliedLSN)),
-                      ("redo_replayed_at_open", String(redo.replayedAtOpen))]
+                      ("redo_replayed_at_open", String(redo.replayedAtOpen)),
+                      ("redo_turn_buffer_bytes", String(redo.turnBufferCapacity))]
         } else {
             lines.append(("redo_log", "disabled"))
         }

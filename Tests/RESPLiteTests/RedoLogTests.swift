@@ -255,6 +255,9 @@ final class RedoLogTests: XCTestCase {
         XCTAssertEqual(try a.run("SET", "big", String(repeating: "b", count: 2 * 1024 * 1024)), ok)
         let afterBig = try committed(a)
         XCTAssertEqual(afterBig.logged, 1, "only the small SET was logged")
+        let buffer = Int(try redoInfo(a)["redo_turn_buffer_bytes"] ?? "") ?? -1
+        XCTAssertGreaterThan(buffer, 0)
+        XCTAssertLessThanOrEqual(buffer, 2 * 1024 * 1024, "the 2 MB value was never copied into the turn buffer")
         XCTAssertEqual(afterBig.committed, 1)
         let reader = try SQLiteConnection(path: big.databasePath, readOnly: true)
         XCTAssertEqual(try reader.scalar("SELECT count(*) FROM redis_keys"), "2", "committed without SAVE")
