@@ -213,9 +213,12 @@ final class HotCache {
     /// Stores what was just read from SQLite: a key's record and, for a string, its value
     /// (nil: the record only).
     func put(_ key: ByteView, _ record: KeyRecord, value: ByteView? = nil) {
-        if let value, value.count > options.maxValueBytes { remove(key); return }
         let size = key.count + (value?.count ?? 0) + Self.entryOverheadBytes
-        guard size <= options.maxBytes else { return }
+        guard (value?.count ?? 0) <= options.maxValueBytes, size <= options.maxBytes else {
+            // Not kept: whatever the key had must not answer for it any more.
+            remove(key)
+            return
+        }
         let data = Self.concatenate(key, value)
         let hash = Self.hash(key)
         if let found = find(key, hash: hash) {

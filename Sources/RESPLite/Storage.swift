@@ -1015,7 +1015,7 @@ final class Storage {
         statement.bind(1, id)
         statement.bind(2, value)
         statement.bind(3, now)
-        try statement.run()
+        try runKeepingEntry(statement, id: id)
         assert(connection.changes == 1, "the string read for update is still there")
         cacheWritten(key, id: id, value, expiresAt: expiresAt, now: now)
     }
@@ -1037,12 +1037,13 @@ final class Storage {
             update.bind(3, now)
             update.bind(4, Int64(keepTTL ? 1 : 0))
             update.bind(5, value)
-            try update.run()
+            try runKeepingEntry(update, id: hot.id)
             assert(connection.changes == 1, "a cached key's row exists")
             if connection.changes == 1 {
                 cacheWritten(key, id: hot.id, value, expiresAt: keepTTL ? hot.expiresAt : expiresAt, now: now)
                 return
             }
+            cache?.invalidate(id: hot.id)
         }
         let statement = upsertStringStatement
         statement.bind(1, key)
@@ -1069,11 +1070,25 @@ final class Storage {
         }
     }
 
-    /// A string just written goes into the hot cache (the update hook evicted its old entry):
-    /// a GET after a SET answers from the cache, and the next SET of the key writes its row by id.
+    /// A string just written goes into the hot cache: a GET after a SET answers from the cache,
+    /// and the next SET of the key writes its row by id. (A value the cache does not take
+    /// removes the key's entry.)
     @inline(__always) private func cacheWritten(_ key: ByteView, id: Int64, _ value: ByteView, expiresAt: Int64?, now: Int64) {
-        guard let cache, value.count <= cache.options.maxValueBytes else { return }
-        cache.put(key, KeyRecord(id: id, type: .string, expiresAt: expiresAt, updatedAt: now, count: 0), value: value)
+        cache?.put(key, KeyRecord(id: id, type: .string, expiresAt: expiresAt, updatedAt: now, count: 0), value: value)
+    }
+
+    /// Runs an UPDATE of key row `id` whose cache entry the caller rewrites right after
+    /// (`cacheWritten`): the update hook leaves the entry in place (no id-index removal and
+    /// re-insertion per write); if the statement fails, the entry is dropped.
+    @inline(__always) private func runKeepingEntry(_ statement: Statement, id: Int64) throws {
+        guard let cache else { return try statement.run() }
+        cache.updatingInPlace = id
+        let result = Result { try statement.run() }
+        cache.updatingInPlace = -1
+        do { try result.get() } catch {
+            cache.invalidate(id: id)
+            throw error
+        }
     }
 
     /// The expiry of the row `deleteKey` removed last (nil: none, or no TTL).

@@ -365,6 +365,9 @@ final class IntegrationTests: XCTestCase {
             ["STRLEN", "big"], ["MSET", "m1", "x", "m2", "y"], ["MGET", "m1", "m2"], ["SETEX", "e", "100", "z"], ["TTL", "e"],
             ["GETSET", "e", "w"], ["TTL", "e"], ["GET", "e"], ["SET", "p", "1", "PX", "40"], ["INCR", "p"], ["SLEEP"], ["GET", "p"],
             ["INCR", "p"], ["TTL", "p"], ["RPUSH", "l", "a"], ["SET", "l", "s"], ["GET", "l"], ["TYPE", "l"],
+            // A cached string rewritten with a value too large for the cache, and back.
+            ["SET", "grow", "small"], ["GET", "grow"], ["SET", "grow", String(repeating: "g", count: 150)], ["GET", "grow"],
+            ["SET", "grow", "small2"], ["GET", "grow"], ["SET", "grow", String(repeating: "h", count: 150), "KEEPTTL"], ["GET", "grow"],
         ]
         try sameReplies(a, b, steps)
         XCTAssertEqual(try a.run("GET", "p"), bulk("1"), "INCR of an expired key starts from 0 without the old TTL")
