@@ -3,14 +3,16 @@
 // (REFERENCE.md §6). SQLite stays the source of truth; the cache never changes
 // behaviour:
 //  1. Every change of a `redis_keys` row, by any code path, reaches `invalidate(id:)` through
-//     SQLite's update hook (installed by Storage), so an entry never outlives its row. The one
-//     exception is announced: a collection's count update (`Storage.adjustCount`, which changes
-//     only `count`, `updated_at` and `version`) passes `updatingInPlace` to the hook, then
-//     writes the new count and time into the entry (`adjust`), so a hot collection keeps its
-//     entry across writes.
+//     SQLite's update hook (installed by Storage), so an entry never outlives its row. The
+//     exceptions are announced: a collection's count update (`Storage.adjustCount`, which
+//     changes only `count`, `updated_at` and `version`) and the rewrite of a cached string by
+//     its id (SET, INCR) pass `updatingInPlace` to the hook, then write the new count and time
+//     (`adjust`), or the new value and TTL (`put`), into the entry, so a hot key keeps its entry
+//     across writes.
 //  2. FLUSH (SQLite's truncate optimisation skips the hook) and every rollback clear the whole
 //     cache, so nothing uncommitted survives a failed command or batch.
-//  3. Entries are made by reads (a key's metadata, a string's value); a write evicts them.
+//  3. Entries are made by reads (a key's metadata, a string's value) and by the writes of
+//     strings (SET & co, INCR & co: the row id from the update hook); other writes evict them.
 //  4. A read that finds no row at all leaves an *absent* entry (a GET of a missing key then
 //     answers from the cache, as Redis would from memory). No row id names it, so it holds the
 //     `absentGeneration` it was made in instead, and every insert or update of any key row

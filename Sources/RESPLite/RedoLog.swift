@@ -160,18 +160,18 @@ final class RedoLog {
     /// Appends a statement's execution (its definition first if the epoch has not seen it). A
     /// turn that would pass `maxTurnBytes` is marked unloggable before anything is copied, so
     /// the buffer never holds more than that and one execution.
-    func record(_ statement: Statement, sql: UnsafePointer<CChar>?, parameters: [CapturedValue]) {
+    func record(_ statement: Statement, parameters: [CapturedValue]) {
         guard !turnUnloggable else { return }
         var size = 7  // tag, number, count
         for parameter in parameters { size += Self.serializedBytes(parameter) }
         guard turn.count - turnPayloadStart + size <= options.maxTurnBytes,
-              let number = self.number(for: statement, sql: sql) else {
+              let number = self.number(for: statement) else {
             markTurnUnloggable()
             return
         }
         let start = turn.count
         if !definedInFile[Int(number)] && !definedInTurn[Int(number)] {
-            let text = sql.map { String(cString: $0) } ?? ""
+            let text = statement.sql
             turn.append(Self.defineTag)
             turn.appendLittleEndian(number)
             turn.appendLittleEndian(UInt32(text.utf8.count))
@@ -187,9 +187,9 @@ final class RedoLog {
     }
 
     /// The statement's number (by its SQL text); nil once `maxStatementNumbers` are taken.
-    private func number(for statement: Statement, sql: UnsafePointer<CChar>?) -> UInt32? {
+    private func number(for statement: Statement) -> UInt32? {
         if statement.redoNumber >= 0 { return UInt32(statement.redoNumber) }
-        let text = sql.map { String(cString: $0) } ?? ""
+        let text = statement.sql
         let number: UInt32
         if let known = numbers[text] {
             number = known
@@ -286,7 +286,7 @@ final class RedoLog {
     /// Whether the open turn may be logged instead of committed: the loop is busy, the turn
     /// wrote nothing the log cannot replay, and the epoch is within its time and byte budgets.
     func mayDefer(idle: Bool, now: Int64) -> Bool {
-        guard options.enabled, !idle, !turnUnloggable, !commitRequested else { return false }
+        guard !idle, !turnUnloggable, !commitRequested else { return false }
         guard turnHasRecords || epochHasRecords else { return false }
         if epochHasRecords && now - epochStartedAt >= Int64(options.maxDeferMs) { return false }
         return Int(fileOffset) + turn.count <= options.maxDeferBytes
@@ -360,15 +360,11 @@ final class RedoLog {
     }
 
     /// Start-up replayed the turns through `lastLSN` (what the database now holds) and
-    /// committed them.
+    /// committed them: the server owns the log from here, and the file starts empty.
     func recovered(lastLSN: UInt64, turns: Int) {
         appliedLSN = lastLSN
         self.lastLSN = lastLSN
         replayedAtOpen = turns
-    }
-
-    /// The server owns the log from here: its content is applied, the file starts empty.
-    func startOver() {
         truncateFile()
     }
 

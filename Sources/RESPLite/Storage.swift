@@ -194,6 +194,9 @@ final class Statement {
 
     func finalize() { sqlite3_finalize(handle) }
 
+    /// The statement's SQL text (the redo log's definitions).
+    var sql: String { sqlite3_sql(handle).map { String(cString: $0) } ?? "" }
+
     @inline(__always) private func capture(_ index: Int32, _ value: CapturedValue) {
         if isCaptured && index >= 1 && Int(index) <= captured.count { captured[Int(index) - 1] = value }
     }
@@ -248,7 +251,7 @@ final class Statement {
     @inline(__always) func step() throws -> Bool {
         isActive = true
         if isCaptured && !loggedThisRun {
-            connection.redoLog?.record(self, sql: sqlite3_sql(handle), parameters: captured)
+            connection.redoLog?.record(self, parameters: captured)
             loggedThisRun = true
         }
         let result = sqlite3_step(handle)
@@ -599,8 +602,8 @@ final class Storage {
                 // before anything reads the database, then the log starts over.
                 let synchronous = Int(try connection.scalar("PRAGMA synchronous") ?? "0") ?? 0
                 let log = try RedoLog(path: path + "-redo", options: redoOptions, syncEachTurn: synchronous >= 2, logger: logger)
-                try Storage.recover(log, connection: connection, applyStatement: appliedLSNStatement, logger: logger)
-                log.startOver()
+                let result = try Storage.recover(log.path, connection: connection, applyStatement: appliedLSNStatement, logger: logger)
+                log.recovered(lastLSN: result.last, turns: result.turns)
                 redoLog = log
                 connection.redoLog = log
             } else {
@@ -608,10 +611,7 @@ final class Storage {
                 // The tools: a server that crashed left acknowledged turns in its log; they are
                 // applied first, so the tools see what clients were told (the log file stays
                 // the server's).
-                if let size = try? FileManager.default.attributesOfItem(atPath: path + "-redo")[.size] as? Int, size > 0 {
-                    let log = try RedoLog(path: path + "-redo", options: RedoLogOptions(), syncEachTurn: false, logger: logger)
-                    try Storage.recover(log, connection: connection, applyStatement: appliedLSNStatement, logger: logger)
-                }
+                _ = try Storage.recover(path + "-redo", connection: connection, applyStatement: appliedLSNStatement, logger: logger)
             }
 
             // After the replay, which may have written field TTLs.
@@ -787,9 +787,12 @@ final class Storage {
     /// command of the turn (`rollbackBatch`).
     func endTurnBatch(idle: Bool) throws {
         guard inBatch else { return }
-        if let redoLog, redoLog.mayDefer(idle: idle, now: monotonicMillis()) {
-            if redoLog.turnHasRecords { try redoLog.writeTurn(now: monotonicMillis()) }
-            return
+        if let redoLog {
+            let now = monotonicMillis()
+            if redoLog.mayDefer(idle: idle, now: now) {
+                if redoLog.turnHasRecords { try redoLog.writeTurn(now: now) }
+                return
+            }
         }
         try commitBatch()
     }
@@ -841,8 +844,7 @@ final class Storage {
         do {
             try beginStatement.run()
             inBatch = true
-            connection.redoLog = nil  // the replayed statements are already in the log
-            defer { connection.redoLog = redoLog }
+            // Replay prepares its own statements (never captured: they are in the log already).
             _ = try RedoLog.replay(path: redoLog.path, appliedLSN: redoLog.appliedLSN, upTo: redoLog.lastLSN,
                                    connection: connection, logger: logger)
         } catch {
@@ -854,7 +856,7 @@ final class Storage {
     }
 
     /// A command that must see its writes in the database file before it answers (SAVE,
-    /// SHUTDOWN): the turn commits instead of being logged.
+    /// BGSAVE): the turn commits instead of being logged.
     func requireCommitThisTurn() { redoLog?.commitRequested = true }
 
     /// Rolls the turn's transaction back without ending the batch, so that `batchLost` holds
@@ -900,15 +902,21 @@ final class Storage {
         try? releaseStatement.run()
     }
 
-    /// Replays the redo log's turns that SQLite does not hold, in one transaction that also
-    /// records the last of them; the log then starts over.
-    private static func recover(_ log: RedoLog, connection: SQLiteConnection, applyStatement: Statement, logger: Logger) throws {
+    /// Replays the turns of the redo log at `logPath` that SQLite does not hold, in one
+    /// transaction that also records the last of them. Returns that turn (what the database now
+    /// holds) and how many were replayed. No log file, or an empty one: nothing to do.
+    private static func recover(_ logPath: String, connection: SQLiteConnection, applyStatement: Statement,
+                                logger: Logger) throws -> (last: UInt64, turns: Int) {
+        let size = (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? Int) ?? 0
+        let applied: () throws -> UInt64 = {
+            UInt64(try connection.scalar("SELECT value FROM resplite_meta WHERE name = 'redo_lsn'") ?? "0") ?? 0
+        }
+        guard size > 0 else { return (try applied(), 0) }
         try connection.execute("BEGIN IMMEDIATE")
         let result: (last: UInt64, turns: Int)
         do {
             // Read inside the write transaction: a commit by another process cannot come between.
-            let applied = UInt64(try connection.scalar("SELECT value FROM resplite_meta WHERE name = 'redo_lsn'") ?? "0") ?? 0
-            result = try RedoLog.replay(path: log.path, appliedLSN: applied, upTo: nil, connection: connection, logger: logger)
+            result = try RedoLog.replay(path: logPath, appliedLSN: try applied(), upTo: nil, connection: connection, logger: logger)
             if result.turns > 0 {
                 applyStatement.bind(1, Int64(bitPattern: result.last))
                 try applyStatement.run()
@@ -916,12 +924,12 @@ final class Storage {
             try connection.execute("COMMIT")
         } catch {
             try? connection.execute("ROLLBACK")
-            throw RedoLogError(message: "replay of \(log.path) failed: \(error)")
+            throw RedoLogError(message: "replay of \(logPath) failed: \(error)")
         }
         if result.turns > 0 {
             logger.notice("redo log: replayed \(result.turns) turns acknowledged before the last stop (through turn \(result.last))")
         }
-        log.recovered(lastLSN: result.last, turns: result.turns)
+        return result
     }
 
     @inline(__always) private func track(_ statement: Statement) {
@@ -996,7 +1004,7 @@ final class Storage {
         guard statement.int64(0) == KeyType.string.rawValue else { return .wrongType }
         let value = statement.bytes(2)
         let id = statement.int64(3)
-        if cacheRead, let cache, value.count <= cache.options.maxValueBytes {
+        if cacheRead, let cache {
             let record = KeyRecord(id: id, type: .string, expiresAt: expiresAt,
                                    updatedAt: statement.int64(4), count: statement.int64(5))
             cache.put(key, record, value: value)
@@ -1077,9 +1085,9 @@ final class Storage {
         cache?.put(key, KeyRecord(id: id, type: .string, expiresAt: expiresAt, updatedAt: now, count: 0), value: value)
     }
 
-    /// Runs an UPDATE of key row `id` whose cache entry the caller rewrites right after
-    /// (`cacheWritten`): the update hook leaves the entry in place (no id-index removal and
-    /// re-insertion per write); if the statement fails, the entry is dropped.
+    /// Runs an UPDATE of key row `id` whose cache entry the caller corrects right after
+    /// (`cacheWritten`, `HotCache.adjust`): the update hook leaves the entry in place (no
+    /// id-index removal and re-insertion per write); if the statement fails, the entry is dropped.
     @inline(__always) private func runKeepingEntry(_ statement: Statement, id: Int64) throws {
         guard let cache else { return try statement.run() }
         cache.updatingInPlace = id
@@ -1217,10 +1225,7 @@ final class Storage {
         // fails before that, it is dropped (the rollback that follows clears the cache anyway).
         var corrected = false
         defer { if !corrected { cache?.invalidate(id: id) } }
-        cache?.updatingInPlace = id
-        let updated = Result { try update.run() }
-        cache?.updatingInPlace = -1
-        try updated.get()
+        try runKeepingEntry(update, id: id)
         guard connection.changes > 0 else { return 0 }
         let count: Int64, type: KeyType?
         if let known {
