@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # redis-benchmark against a native redis-server and RESPLite on the same machine, servers run
-# alternately; prints requests/s for both and the ratio RESPLite/Redis, and appends CSV rows.
+# alternately; prints requests/s and p99 latency for both and the ratios RESPLite/Redis, and
+# appends CSV rows.
 #
 # Usage: Benchmarks/redis-benchmark-compare.sh [--requests N] [--pipeline P] [--clients C]
 #            [--template default|performance|safety] [--redis-fsync no|everysec|always]
@@ -39,21 +40,24 @@ redis_pid=$!
 resplite_pid=$!
 sleep 1
 
-run() {  # port test -> requests/s
-    redis-benchmark -p "$1" -c "$clients" -n "$requests" -r 100000 -d 64 -P "$pipeline" -t "$2" -q 2>/dev/null \
-        | tr '\r' '\n' | grep "requests per second" | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'
+run() {  # port test -> "requests/s p99_ms" (redis-benchmark's CSV: test, rps, avg, min, p50, p95, p99, max)
+    redis-benchmark -p "$1" -c "$clients" -n "$requests" -r 100000 -d 64 -P "$pipeline" -t "$2" --csv 2>/dev/null \
+        | tail -n +2 | tr -d '"' | awk -F, 'NR == 1 { print $2, $7 }'
 }
 printf "# %s: clients %s, pipeline %s, requests %s, RESPLite template %s, Redis appendfsync %s\n" \
     "${label:-run}" "$clients" "$pipeline" "$requests" "$template" "$fsync"
-printf "%-10s %12s %12s %7s\n" test redis resplite ratio
+printf "%-10s %12s %12s %7s %11s %11s %7s\n" test redis resplite ratio "redis p99" "resp. p99" "p99 x"
 for test in ${tests//,/ }; do
     # Alternate which server goes first, so drift on a noisy machine cancels out.
-    if [ $((RANDOM % 2)) -eq 0 ]; then r=$(run $redis_port "$test"); s=$(run $resplite_port "$test")
-    else s=$(run $resplite_port "$test"); r=$(run $redis_port "$test"); fi
+    if [ $((RANDOM % 2)) -eq 0 ]; then redis_result=$(run $redis_port "$test"); resplite_result=$(run $resplite_port "$test")
+    else resplite_result=$(run $resplite_port "$test"); redis_result=$(run $redis_port "$test"); fi
+    read -r r redis_p99 <<<"$redis_result"
+    read -r s resplite_p99 <<<"$resplite_result"
     ratio=$(awk -v a="$s" -v b="$r" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-    printf "%-10s %12s %12s %7s\n" "$test" "$r" "$s" "$ratio"
+    p99_ratio=$(awk -v a="$resplite_p99" -v b="$redis_p99" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    printf "%-10s %12s %12s %7s %11s %11s %7s\n" "$test" "$r" "$s" "$ratio" "$redis_p99" "$resplite_p99" "$p99_ratio"
     if [ -n "$csv" ]; then
-        [ -f "$csv" ] || echo "label,test,clients,pipeline,template,redis_fsync,redis_rps,resplite_rps,ratio" > "$csv"
-        echo "${label:-run},$test,$clients,$pipeline,$template,$fsync,$r,$s,$ratio" >> "$csv"
+        [ -f "$csv" ] || echo "label,test,clients,pipeline,template,redis_fsync,redis_rps,resplite_rps,ratio,redis_p99_ms,resplite_p99_ms,p99_ratio" > "$csv"
+        echo "${label:-run},$test,$clients,$pipeline,$template,$fsync,$r,$s,$ratio,$redis_p99,$resplite_p99,$p99_ratio" >> "$csv"
     fi
 done

@@ -45,8 +45,12 @@ import Glibc
 public struct RedoLogOptions: Sendable {
     /// Off: every turn commits before its replies go out (as without a redo log).
     public var enabled = true
-    /// Longest a logged turn stays uncommitted in SQLite.
-    public var maxDeferMs = 100
+    /// Longest a logged turn stays uncommitted in SQLite. Under a steady load each commit
+    /// stalls the loop while it writes the window's dirty pages to the WAL (up to the page
+    /// cache's spill threshold); 1 s rather than 100 ms makes those stalls a tenth as frequent
+    /// (redis-benchmark SET p99 2.0-5.0 ms -> 1.0 ms; docs/benchmarks.md, eighth session), and
+    /// under such a load `maxDeferBytes` usually ends the window first.
+    public var maxDeferMs = 1_000
     /// Most log bytes between two SQLite commits.
     public var maxDeferBytes = 8 * 1024 * 1024
     /// A turn whose statements log more than this commits instead of being logged (a big value

@@ -67,7 +67,7 @@ struct RESPLiteCommand: ParsableCommand {
           help: "Under load, acknowledge turns once they are in the redo log (<db>-redo) and commit SQLite less often.")
     var redoLogEnabled = true
 
-    @Option(name: .customLong("redo-defer-ms"), help: "Longest a logged turn waits for its SQLite commit. Default 100.")
+    @Option(name: .customLong("redo-defer-ms"), help: "Longest a logged turn waits for its SQLite commit. Default 1000.")
     var redoDeferMs: Int?
 
     @Option(name: .customLong("redo-defer-bytes"), help: "Most redo log bytes between two SQLite commits. Default 8388608 (8 MB).")
