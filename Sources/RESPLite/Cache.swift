@@ -221,7 +221,6 @@ final class HotCache {
             remove(key)
             return
         }
-        let data = Self.concatenate(key, value)
         let hash = Self.hash(key)
         if let found = find(key, hash: hash) {
             let index = Int(found.slot)
@@ -235,12 +234,22 @@ final class HotCache {
             }
             bytes += size - slots[index].bytes
             slots[index].record = record
-            slots[index].data = data
-            slots[index].hasValue = value != nil
+            if let value, value.count > 0, slots[index].hasValue, slots[index].data.count == key.count + value.count {
+                // A value of the same size (a SET or INCR of a hot key): its bytes are rewritten
+                // in the entry's array, no allocation. (Copy-on-write keeps a reply that still
+                // holds the array intact.) memmove: `value` may be a view of this very array.
+                slots[index].data.withUnsafeMutableBytes { buffer in
+                    // Safe: the array holds key.count + value.count bytes (checked above).
+                    _ = memmove(buffer.baseAddress! + key.count, value.base!, value.count)
+                }
+            } else {
+                slots[index].data = Self.concatenate(key, value)
+                slots[index].hasValue = value != nil
+            }
             slots[index].bytes = size
             slots[index].referenced = true
         } else {
-            let index = insert(Slot(hash: hash, data: data, record: record, keyCount: Int32(key.count),
+            let index = insert(Slot(hash: hash, data: Self.concatenate(key, value), record: record, keyCount: Int32(key.count),
                                     bytes: size, hasValue: value != nil))
             idToSlot[record.id] = index
         }

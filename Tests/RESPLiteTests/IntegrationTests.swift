@@ -223,6 +223,40 @@ final class IntegrationTests: XCTestCase {
         XCTAssertEqual(cache.invariantViolations(), [])
     }
 
+    /// A value of the same size is rewritten in the entry's own array (no allocation): the new
+    /// bytes answer, and an array a reply still holds keeps the old ones (copy-on-write).
+    func testHotCacheRewritesSameSizeValueInPlace() throws {
+        let cache = HotCache(options: CacheOptions())
+        let record = KeyRecord(id: 1, type: .string, expiresAt: nil, updatedAt: 0, count: 0)
+        let key = Array("key:1".utf8)
+        func value() -> [UInt8]? {
+            key.withByteView { view in
+                guard case .present(_, let slot) = cache.probe(view) else { return nil }
+                return cache.value(at: slot).map { Array($0.storage[$0.offset...]) }
+            }
+        }
+        func held() -> [UInt8] {  // the whole array, as a reply holding it would
+            key.withByteView { view in
+                guard case .present(_, let slot) = cache.probe(view) else { return [] }
+                return cache.value(at: slot)!.storage
+            }
+        }
+        key.withByteView { k in Array("aaaa".utf8).withByteView { cache.put(k, record, value: $0) } }
+        let before = held()
+        key.withByteView { k in Array("bbbb".utf8).withByteView { cache.put(k, record, value: $0) } }
+        XCTAssertEqual(value(), Array("bbbb".utf8))
+        XCTAssertEqual(before, Array("key:1aaaa".utf8))
+        // Same size, no other holder: rewritten in place; then a longer and an empty value.
+        key.withByteView { k in Array("cccc".utf8).withByteView { cache.put(k, record, value: $0) } }
+        XCTAssertEqual(value(), Array("cccc".utf8))
+        key.withByteView { k in Array("dddddd".utf8).withByteView { cache.put(k, record, value: $0) } }
+        XCTAssertEqual(value(), Array("dddddd".utf8))
+        key.withByteView { k in [UInt8]().withByteView { cache.put(k, record, value: $0) } }
+        XCTAssertEqual(value(), [])
+        XCTAssertEqual(cache.bytes, key.count + HotCache.entryOverheadBytes)
+        XCTAssertEqual(cache.invariantViolations(), [])
+    }
+
     /// Backward-shift deletion across the end of the table: a probe run 1022, 1023, 0 whose
     /// last entry lives at home (bucket 0) must stay there when the run's first entry goes.
     func testHotCacheRemovalAcrossTheTableEnd() throws {
