@@ -149,6 +149,10 @@ final class CommandTable {
     private(set) var commands: [Command] = []
     private var slots: [Int32]
     private let mask: Int
+    /// The public names' bytes end to end; command i's name is
+    /// `nameBytes[nameStarts[i]..<nameStarts[i + 1]]` (compared without touching the String).
+    private var nameBytes: [UInt8] = []
+    private var nameStarts: [Int] = [0]
     /// Names that answer `ERR command not supported yet`: disabled commands, and Redis
     /// commands not implemented (minus the old names of renamed commands, which are unknown).
     private let unsupportedNames: Set<String>
@@ -175,6 +179,8 @@ final class CommandTable {
         let key = command.publicName
         let index = Int32(commands.count)
         commands.append(command)
+        nameBytes.append(contentsOf: key.utf8)
+        nameStarts.append(nameBytes.count)
         var slot = key.utf8.withContiguousStorageIfAvailable { Self.hash(ByteView(UnsafeRawBufferPointer($0))) }! & mask
         while slots[slot] >= 0 {
             precondition(commands[Int(slots[slot])].publicName != key, "duplicate command \(key)")
@@ -199,20 +205,18 @@ final class CommandTable {
         guard name.count > 0 && name.count <= 64 else { return nil }
         var slot = Self.hash(name) & mask
         while true {
-            let index = slots[slot]
+            let index = Int(slots[slot])
             if index < 0 { return nil }
-            let command = commands[Int(index)]
-            if command.publicName.utf8.count == name.count && matches(command.publicName, name) { return command }
+            if matches(index, name) { return commands[index] }
             slot = (slot + 1) & mask
         }
     }
 
-    private func matches(_ lowercase: String, _ name: ByteView) -> Bool {
-        var i = 0
-        for byte in lowercase.utf8 {
-            if Self.lower(name[i]) != byte { return false }
-            i += 1
-        }
+    /// Whether command `index`'s public name (lowercase) is `name` in any case.
+    @inline(__always) private func matches(_ index: Int, _ name: ByteView) -> Bool {
+        let start = nameStarts[index]
+        guard nameStarts[index + 1] - start == name.count else { return false }
+        for i in 0..<name.count where Self.lower(name[i]) != nameBytes[start + i] { return false }
         return true
     }
 }

@@ -123,26 +123,47 @@ public struct ByteView: @unchecked Sendable {
     }
 
     /// Redis' string2ld for INCRBYFLOAT and friends: a finite or infinite double, no spaces,
-    /// not NaN. Returns nil for anything strtold would not consume whole.
+    /// not NaN. Returns nil for anything strtod would not consume whole.
     public func parseDouble() -> Double? {
-        if count == 0 || count > 5_000 { return nil }
+        if count == 0 || count > ByteView.doubleMaxBytes { return nil }
+        if let exact = parseShortInteger() { return exact }
         let first = self[0]
         if first == 32 || first == 9 || first == 10 || first == 13 || first == 11 || first == 12 { return nil }
-        var text = [CChar](repeating: 0, count: count + 1)
-        for i in 0..<count {
-            let byte = self[i]
-            if byte == 0 { return nil }
-            text[i] = CChar(bitPattern: byte)
-        }
-        return text.withUnsafeBufferPointer { pointer -> Double? in
+        // strtod needs a NUL-terminated copy; it lives on the stack for short inputs.
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { text -> Double? in
+            for i in 0..<count {
+                let byte = self[i]
+                if byte == 0 { return nil }
+                text[i] = CChar(bitPattern: byte)
+            }
+            text[count] = 0
             var end: UnsafeMutablePointer<CChar>? = nil
-            errno = 0
-            let value = strtod(pointer.baseAddress!, &end)
-            // Safe: end points into `pointer` (strtod contract).
-            guard let end, end - UnsafeMutablePointer(mutating: pointer.baseAddress!) == count else { return nil }
+            let value = strtod(text.baseAddress!, &end)
+            // Safe: end points into `text` (strtod contract).
+            guard let end, end - text.baseAddress! == count else { return nil }
             if value.isNaN { return nil }
             return value
         }
+    }
+
+    /// The longest input parseDouble reads (longer ones are not a number Redis accepts).
+    static let doubleMaxBytes = 5_000
+
+    /// The common score "123" or "-45" without strtod: an optional '-' and 1 to 15 digits,
+    /// which a Double holds exactly (< 2^53), so the result is the one strtod gives, "-0"
+    /// included (-0.0). Anything else is nil and goes to strtod.
+    @inline(__always) private func parseShortInteger() -> Double? {
+        let negative = self[0] == UInt8(ascii: "-")
+        let start = negative ? 1 : 0
+        let digits = count - start
+        if digits < 1 || digits > 15 { return nil }
+        var value: Int64 = 0
+        for i in start..<count {
+            let digit = self[i] &- UInt8(ascii: "0")
+            if digit > 9 { return nil }
+            value = value * 10 + Int64(digit)
+        }
+        return negative ? -Double(value) : Double(value)
     }
 }
 

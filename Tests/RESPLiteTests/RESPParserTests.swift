@@ -662,6 +662,32 @@ final class RESPParserTests: XCTestCase {
         }
     }
 
+    func testParseDoubleAgreesWithStrtod() {
+        // The short-integer shortcut must give strtod's result bit for bit ("-0" is -0.0), and
+        // everything else must still go to strtod (or be refused as Redis refuses it).
+        var inputs = ["0", "-0", "00", "-00", "7", "-7", "007", "123456789012345", "-123456789012345",
+                      "1234567890123456", "9007199254740993", "99999999999999999999", "1.5", "-2.5e3",
+                      "+5", "inf", "-inf", "+inf", "0x10", "1e400", "", "-", "--1", "1-", " 1", "1 ", "nan",
+                      "12a", "\u{0}1"]
+        var seed: UInt64 = 0x2545_F491_4F6C_DD1D
+        for _ in 0..<2_000 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let magnitude = seed >> (seed % 64)
+            inputs.append((seed & 1 == 0 ? "-" : "") + String(magnitude))
+        }
+        for input in inputs {
+            let parsed = Array(input.utf8).withByteView { $0.parseDouble() }
+            var end: UnsafeMutablePointer<CChar>? = nil
+            let reference: Double? = input.withCString { text in
+                let value = strtod(text, &end)
+                let whole = end! - UnsafeMutablePointer(mutating: text) == input.utf8.count
+                let leadingSpace = input.first.map { $0 == " " } ?? true
+                return whole && !leadingSpace && !value.isNaN && !input.contains("\u{0}") ? value : nil
+            }
+            XCTAssertEqual(parsed?.bitPattern, reference?.bitPattern, "\(input.debugDescription)")
+        }
+    }
+
     func testFormatDoubleMatchesRedis() throws {
         // zset-max-listpack-entries 0: a listpack stores -0 as "0"; the skiplist keeps it.
         let redis = try RedisServerProcess(extraArguments: ["--zset-max-listpack-entries", "0"])
