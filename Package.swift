@@ -57,7 +57,7 @@ let package = Package(
                 "RESPLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "RESPLiteTests", dependencies: ["RESPLite"]),
+        .testTarget(name: "RESPLiteTests", dependencies: ["RESPLite", "CSQLite"]),
     ],
     swiftLanguageModes: [.v5]
 )

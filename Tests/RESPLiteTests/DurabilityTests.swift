@@ -4,6 +4,7 @@
 
 import Foundation
 import XCTest
+import CSQLite
 @testable import RESPLite
 
 final class DurabilityTests: XCTestCase {
@@ -198,6 +199,55 @@ final class DurabilityTests: XCTestCase {
         let copy = try crashCopy(of: path)
         defer { copy.close() }
         XCTAssertEqual(try copy.scalar("SELECT count(*) FROM t"), "60")
+    }
+
+    /// SQLite's allocations go through CShims/sqlitemalloc.c (per-thread free lists, since
+    /// Debian's build has no lookaside): sizes round up to 16 bytes up to 512 and to 8 above,
+    /// reallocation keeps the bytes, and blocks freed on another thread (which then exits) are
+    /// reused or released without harm.
+    func testSQLiteSmallBlockAllocator() throws {
+        _ = SQLiteConnection.walBufferVFS  // installs the allocator before SQLite initializes
+        try XCTSkipIf(ProcessInfo.processInfo.environment["RESPLITE_SQLITE_ALLOCATOR"] == "system")
+        for (request, usable) in [(1, 16), (16, 16), (17, 32), (20, 32), (512, 512), (513, 520), (4_000, 4_000)] {
+            let block = sqlite3_malloc(Int32(request))!
+            XCTAssertEqual(sqlite3_msize(block), UInt64(usable), "\(request) bytes")
+            sqlite3_free(block)
+        }
+        var block = sqlite3_malloc(100)!.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<100 { block[i] = UInt8(i) }
+        for size in [600, 40, 48, 2_000] {
+            block = sqlite3_realloc(block, Int32(size))!.assumingMemoryBound(to: UInt8.self)
+            let kept = min(size, 40)
+            XCTAssertEqual((0..<kept).map { block[$0] }, (0..<kept).map { UInt8($0) }, "after realloc to \(size)")
+        }
+        sqlite3_free(block)
+        // 200 blocks of each small size made here, freed on a thread that then exits.
+        final class Blocks: @unchecked Sendable { var pointers: [UnsafeMutableRawPointer] = [] }
+        let blocks = Blocks()
+        for size in stride(from: 8, through: 512, by: 8) {
+            for _ in 0..<200 { blocks.pointers.append(sqlite3_malloc(Int32(size))!) }
+        }
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            for pointer in blocks.pointers { sqlite3_free(pointer) }
+            done.signal()
+        }
+        thread.start()
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        for size in stride(from: 8, through: 512, by: 8) {
+            let again = sqlite3_malloc(Int32(size))!
+            memset(again, 0xAB, Int(sqlite3_msize(again)))
+            sqlite3_free(again)
+        }
+        // And the database works through it.
+        let path = makeTemporaryDirectory() + "/alloc.db"
+        let connection = try walConnection(path)
+        defer { connection.close() }
+        try connection.execute("""
+            CREATE TABLE t(v BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+            INSERT INTO t SELECT randomblob(i % 700) FROM n
+            """)
+        XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t"), "2000")
     }
 
     /// Transactions larger than the page cache write frames before COMMIT, read them back,
