@@ -107,8 +107,9 @@ public struct CommandCall {
 public typealias CommandHandler = (CommandCall) throws -> Void
 
 /// A command's metadata and handler. Arity follows Redis: positive = exact argument count
-/// (including the name), negative = at least that many.
-public struct Command {
+/// (including the name), negative = at least that many. A class: dispatch passes one
+/// reference per request instead of copying the names and the handler.
+public final class Command {
     /// The command's own name: error texts use it, whatever the command is called by.
     public let name: String
     /// The name clients call it by (differs after a rename policy).
@@ -135,6 +136,14 @@ public struct Command {
         self.keyStep = keys.2
         self.group = group
         self.handler = handler
+    }
+
+    /// The same command under another public name (a rename policy; the shared tables stay).
+    func renamed(_ newName: String) -> Command {
+        let copy = Command(name, arity: arity, flags: flags, keys: (firstKey, lastKey, keyStep), group: group, handler: handler)
+        copy.publicName = newName
+        copy.numkeysIndex = numkeysIndex
+        return copy
     }
 
     func acceptsArgumentCount(_ count: Int) -> Bool {
@@ -165,9 +174,8 @@ final class CommandTable {
         slots = [Int32](repeating: -1, count: size)
         mask = size - 1
         unsupportedNames = redisCommandNames.union(disabled).subtracting(renamed.filter { !$0.value.isEmpty }.map(\.key))
-        for var command in all where !disabled.contains(command.name) {
-            if let newName = renamed[command.name] { command.publicName = newName }
-            insert(command)
+        for command in all where !disabled.contains(command.name) {
+            insert(renamed[command.name].map { command.renamed($0) } ?? command)
         }
     }
 

@@ -539,7 +539,6 @@ let coreCommands: [Command] = [
 /// its type's file), with the position of the numkeys count of commands whose keys follow
 /// one (their keys "move": WATCH, keyspace events and blocking wakeups find them through it).
 let allCommands: [Command] = (coreCommands + hashCommands + setCommands + listCommands + zsetCommands + searchCommands).map { command in
-    var command = command
     if let index = numkeysPositions[command.name] { command.numkeysIndex = index }
     return command
 }
