@@ -605,6 +605,12 @@ struct RequestParser {
         if expectedArguments < 0 && cursor == 0 && frame[0] != UInt8(ascii: "*") {
             return parseInline(frame)
         }
+        if expectedArguments < 0, frame[0] == UInt8(ascii: "*"), let (value, end) = Self.shortHeader(frame, from: 0), value > 0, value <= limits.maxArguments {
+            expectedArguments = value
+            cursor = end + 2
+            spans.removeAll(keepingCapacity: true)
+            spans.reserveCapacity(Swift.min(expectedArguments, 1024))
+        }
         if expectedArguments < 0 {
             switch headerLineEnd(frame, from: 0, tooBig: "too big mbulk count string") {
             case .needMore: return .needMore
@@ -628,21 +634,27 @@ struct RequestParser {
         while spans.count < expectedArguments {
             if pendingBulkLength < 0 {
                 guard cursor < frame.count else { return .needMore }
-                switch headerLineEnd(frame, from: cursor, tooBig: "too big bulk count string") {
-                case .needMore: return .needMore
-                case .error(let message): return .error(message)
-                case .line(let end):
-                    let marker = frame[cursor]
-                    guard marker == UInt8(ascii: "$") else {
-                        return .error("Protocol error: expected '$', got '\(Self.messageCharacter(marker))'")
-                    }
-                    // Safe: cursor+1...end lies inside frame (end < frame.count - 1).
-                    let digits = ByteView(base: frame.baseAddress! + cursor + 1, count: end - cursor - 1)
-                    guard let value = digits.parseInt64(), value >= 0, value <= Int64(limits.maxBulkBytes) else {
-                        return .error("Protocol error: invalid bulk length")
-                    }
-                    pendingBulkLength = Int(value)
+                if frame[cursor] == UInt8(ascii: "$"), let (value, end) = Self.shortHeader(frame, from: cursor),
+                   value <= limits.maxBulkBytes {
+                    pendingBulkLength = value
                     cursor = end + 2
+                } else {
+                    switch headerLineEnd(frame, from: cursor, tooBig: "too big bulk count string") {
+                    case .needMore: return .needMore
+                    case .error(let message): return .error(message)
+                    case .line(let end):
+                        let marker = frame[cursor]
+                        guard marker == UInt8(ascii: "$") else {
+                            return .error("Protocol error: expected '$', got '\(Self.messageCharacter(marker))'")
+                        }
+                        // Safe: cursor+1...end lies inside frame (end < frame.count - 1).
+                        let digits = ByteView(base: frame.baseAddress! + cursor + 1, count: end - cursor - 1)
+                        guard let value = digits.parseInt64(), value >= 0, value <= Int64(limits.maxBulkBytes) else {
+                            return .error("Protocol error: invalid bulk length")
+                        }
+                        pendingBulkLength = Int(value)
+                        cursor = end + 2
+                    }
                 }
             }
             // Redis skips the two bytes after the data without checking them; so do we.
@@ -655,6 +667,28 @@ struct RequestParser {
         expectedArguments = -1
         cursor = 0
         return .complete(consumed: consumed, inline: false)
+    }
+
+    /// The common header line: a marker at `start`, 1 to 9 digits without a leading zero
+    /// (or "0"), its `\r`, and at least one byte after it, read in one pass: the number and
+    /// where its `\r` is. nil for anything else, which the general path (memchr, then
+    /// parseInt64) reads and judges with Redis' errors; both agree wherever this one answers.
+    @inline(__always) private static func shortHeader(_ frame: UnsafeRawBufferPointer, from start: Int) -> (value: Int, end: Int)? {
+        // The `\r` may be at most at `last`: one byte must follow it, and 9 digits at most.
+        let last = Swift.min(frame.count - 2, start + 10)
+        var index = start + 1
+        var value = 0
+        while index <= last {
+            // Safe: index <= frame.count - 2.
+            let digit = frame[index] &- UInt8(ascii: "0")
+            if digit > 9 { break }
+            value = value * 10 + Int(digit)
+            index += 1
+        }
+        let digits = index - start - 1
+        guard index <= last, digits > 0, frame[index] == 13 else { return nil }
+        if digits > 1 && frame[start + 1] == UInt8(ascii: "0") { return nil }
+        return (value, index)
     }
 
     private enum HeaderLine {

@@ -326,8 +326,15 @@ final class RESPParserTests: XCTestCase {
         XCTAssertEqual(parseFresh("*1\r\n$536870913\r\n"), .error("Protocol error: invalid bulk length"))
     }
 
+    func testEmptyAndOneDigitBulks() {
+        XCTAssertEqual(parseFresh("*2\r\n$0\r\n\r\n$1\r\nx\r\n"), .complete(args: [[], [120]], consumed: 17))
+        XCTAssertEqual(parseFresh("*1\r\n$0\r"), .needMore, "the byte after the \\r has not arrived")
+        XCTAssertEqual(parseFresh("*1\r"), .needMore)
+    }
+
     func testBadBulkLengths() {
-        for header in ["$-1", "$-5", "$", "$abc", "$04", "$+4", "$1.5", "$4 ", "$ 4", "$-0", "$99999999999999999999"] {
+        for header in ["$-1", "$-5", "$", "$abc", "$04", "$+4", "$1.5", "$4 ", "$ 4", "$-0", "$99999999999999999999",
+                       "$000000000", "$0000000000", "$1000000000", "$0x"] {
             XCTAssertEqual(parseFresh("*1\r\n\(header)\r\nPING\r\n"), .error("Protocol error: invalid bulk length"), header)
         }
     }
@@ -342,7 +349,8 @@ final class RESPParserTests: XCTestCase {
     }
 
     func testBadMultibulkCounts() {
-        for header in ["*abc", "*", "*+1", "*01", "*-0", "*1 ", "* 1", "*1x", "*99999999999999999999", "*1\n$4"] {
+        for header in ["*abc", "*", "*+1", "*01", "*-0", "*1 ", "* 1", "*1x", "*99999999999999999999", "*1\n$4",
+                       "*000000001", "*1000000000"] {
             XCTAssertEqual(parseFresh("\(header)\r\n"), .error("Protocol error: invalid multibulk length"), header)
         }
     }
