@@ -330,6 +330,36 @@ public final class ByteBuffer {
         count += written
     }
 
+    /// A bulk string's whole frame, `$<length>\r\n<bytes>\r\n`, with one capacity check (the
+    /// per-element cost of every array reply: LRANGE, HGETALL, ZRANGE, MGET...).
+    @inline(__always) func appendBulk(_ bytes: UnsafeRawBufferPointer) {
+        let length = bytes.count
+        var digits = 1
+        var limit = 10
+        while length >= limit && digits < 19 {
+            digits += 1
+            limit &*= 10
+        }
+        let frameLength = 1 + digits + 2 + length + 2
+        reserve(frameLength)
+        // Safe: reserve made room for frameLength bytes at offset count, and every store below
+        // lies in [count, count + frameLength): '$', `digits` digits, CRLF, the bytes, CRLF.
+        let frame = storage! + count
+        frame.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+        var remaining = length
+        var position = digits
+        repeat {
+            frame.storeBytes(of: UInt8(truncatingIfNeeded: remaining % 10) &+ 48, toByteOffset: position, as: UInt8.self)
+            position -= 1
+            remaining /= 10
+        } while remaining > 0
+        let crlf = UInt16(13) | UInt16(10) << 8
+        frame.storeBytes(of: crlf.littleEndian, toByteOffset: 1 + digits, as: UInt16.self)
+        if length > 0 { (frame + 3 + digits).copyMemory(from: bytes.baseAddress!, byteCount: length) }
+        frame.storeBytes(of: crlf.littleEndian, toByteOffset: 3 + digits + length, as: UInt16.self)
+        count += frameLength
+    }
+
     /// Bytes as an array (tests, client).
     public var bytes: [UInt8] { [UInt8](readableBytes) }
 
@@ -419,12 +449,7 @@ public struct ReplyWriter {
     @inline(__always) public func integer(_ value: Int) { integer(Int64(value)) }
 
     @inline(__always) public func bulk(_ value: ByteView) {
-        buffer.reserve(value.count + 16)
-        buffer.append(UInt8(ascii: "$"))
-        buffer.appendDecimal(Int64(value.count))
-        buffer.append("\r\n")
-        buffer.append(value)
-        buffer.append("\r\n")
+        value.withUnsafeBytes { buffer.appendBulk($0) }
     }
 
     public func bulk(_ value: [UInt8]) { value.withByteView { bulk($0) } }

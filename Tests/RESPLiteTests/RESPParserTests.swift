@@ -634,6 +634,19 @@ final class RESPParserTests: XCTestCase {
         XCTAssertEqual(decode(buffer.bytes).value, .bulk(value))
     }
 
+    func testBulkFramesAtEveryDigitBoundary() {
+        // One buffer, frames back to back: each length's decimal header, CRLFs and bytes.
+        let buffer = ByteBuffer()
+        var expected: [UInt8] = []
+        for length in [0, 1, 9, 10, 11, 99, 100, 101, 999, 1_000, 9_999, 10_000, 65_536, 100_000, 1_000_000] {
+            let value = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ length) }
+            ReplyWriter(buffer: buffer).bulk(value)
+            expected += Array("$\(length)\r\n".utf8) + value + [13, 10]
+        }
+        XCTAssertEqual(buffer.count, expected.count)
+        XCTAssertTrue(buffer.bytes == expected)
+    }
+
     // MARK: - Doubles
 
     /// What redis-server 7.0.15 prints for ZSCORE (addReplyDouble: "%.17g", inf/-inf).
