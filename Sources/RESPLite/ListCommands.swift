@@ -66,6 +66,9 @@ public enum ListLimits {
     /// shorter side of a dense list, or a whole list this short); each moved row costs two
     /// index updates, so a longer side keeps its gap and positions count rows from then on.
     public static let renumberMaxRows: Int64 = 32
+    /// LRANGE of a dense list first tries to read this many elements or more straight from the
+    /// table in rowid order (`ListCommands.lrangeInRowidOrder`); shorter ranges use the index.
+    public static let rowidOrderMinElements: Int64 = 4
     /// LRANGE reads a range tail first (when the list's rowids descend) only up to this many
     /// elements: the reply is reordered through a scratch copy of its bytes.
     public static let reversedRangeMaxElements: Int64 = 1_000
@@ -98,6 +101,10 @@ enum ListSQL {
         DELETE FROM redis_lists WHERE rowid IN (
             SELECT rowid FROM redis_lists WHERE key_id = ?1 AND value = ?2 ORDER BY seq DESC LIMIT ?3) RETURNING seq
         """
+    /// Up to ?2 rows of the table from rowid ?1 down, or up (LRANGE of a dense list whose rows
+    /// were pushed one after another: see `ListCommands.lrangeInRowidOrder`).
+    static let rowsDown: StaticString = "SELECT key_id, seq, value FROM redis_lists WHERE rowid <= ?1 ORDER BY rowid DESC LIMIT ?2"
+    static let rowsUp: StaticString = "SELECT key_id, seq, value FROM redis_lists WHERE rowid >= ?1 ORDER BY rowid LIMIT ?2"
     /// The first ?2 rows from the head, or from the tail (pops, LMOVE, LPOS with gaps).
     static let fromHead: StaticString = "SELECT seq, value FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT ?2"
     static let fromTail: StaticString = "SELECT seq, value FROM redis_lists WHERE key_id = ?1 ORDER BY seq DESC LIMIT ?2"
@@ -428,6 +435,10 @@ enum ListCommands {
         }
         let span = try storage.listSpan(record)
         let elements = last - first + 1
+        if span.isDense && elements >= ListLimits.rowidOrderMinElements,
+           try lrangeInRowidOrder(c, span, first: first, elements: elements) {
+            return
+        }
         // Read in the direction of ascending rowids; a range read tail first is put back in
         // order in the reply buffer (bounded, so the scratch copy stays small).
         let descending = span.rowidsDescend && elements > 1 && elements <= ListLimits.reversedRangeMaxElements
@@ -448,6 +459,43 @@ enum ListCommands {
             while try rows.step() { c.reply.bulk(rows.bytes(0)) }
         }
         rows.reset()
+    }
+
+    /// LRANGE of a dense list whose elements sit in consecutive rows of the table (a list
+    /// pushed from one end with no other list's push in between: a queue, a log): the rows
+    /// are read in rowid order from where element `first` should be, one table step each,
+    /// with no index entry and no table search per element. Every row is checked to be this
+    /// list's (`key_id`) and the expected element (`seq` = head + position; (key_id, seq) is
+    /// unique, so such a row is that element). At the first row that is not, the reply written
+    /// so far is withdrawn and false is returned: the caller reads through the index instead.
+    static func lrangeInRowidOrder(_ c: CommandCall, _ span: ListSpan, first: Int64, elements: Int64) throws -> Bool {
+        assert(span.isDense && first >= 0 && first + elements <= span.count, "a range inside a dense list")
+        // LPUSH gives each new head a higher rowid, so head to tail the rowids descend; RPUSH
+        // gives them ascending.
+        let down = span.rowidsDescend
+        let (start, overflow) = down ? span.headRowid.subtractingReportingOverflow(first)
+                                     : span.headRowid.addingReportingOverflow(first)
+        guard !overflow else { return false }
+        let storage = c.engine.storage
+        let rows = try storage.cached(down ? ListSQL.rowsDown : ListSQL.rowsUp)
+        rows.bind(1, start)
+        rows.bind(2, elements)
+        defer { rows.reset() }
+        let mark = c.reply.buffer.count
+        c.reply.arrayHeader(Int(elements))
+        var expectedSeq = span.head + first
+        while try rows.step() {
+            guard rows.int64(0) == span.id && rows.int64(1) == expectedSeq else { break }
+            c.reply.bulk(rows.bytes(2))
+            expectedSeq += 1
+        }
+        if expectedSeq == span.head + first + elements {
+            storage.listRangesInRowidOrder += 1
+            return true
+        }
+        c.reply.buffer.truncate(to: mark)
+        storage.listRangesOutOfRowidOrder += 1
+        return false
     }
 
     /// The seq of position `index` (negative from the end), or nil out of range.

@@ -364,6 +364,8 @@ enum ServerCommands {
             ("vfs", WALBuffer.vfsName ?? "default"),
             ("wal_frames_buffered", String(walBuffer.frames)), ("wal_buffer_writes", String(walBuffer.writes)),
             ("keys", String(try storage.keyCount(now: currentTimeMillis()))),
+            ("list_ranges_rowid_order", String(storage.listRangesInRowidOrder)),
+            ("list_ranges_rowid_order_missed", String(storage.listRangesOutOfRowidOrder)),
         ]
         if let redo = storage.redoLog {
             lines += [("redo_log", "enabled"), ("redo_turns_logged", String(redo.turnsLogged)),

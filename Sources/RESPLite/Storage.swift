@@ -558,6 +558,10 @@ final class Storage {
     var replySegmentStarts: [Int] = []
     /// And the copy of the reply's bytes (kept up to `ListLimits.reversedRangeScratchKeepBytes`).
     var replyScratch: [UInt8] = []
+    /// LRANGEs answered from consecutive rows in rowid order, and those that found a row out
+    /// of place and went through the index instead (`ListCommands.lrangeInRowidOrder`).
+    var listRangesInRowidOrder = 0
+    var listRangesOutOfRowidOrder = 0
 
     /// Whether the group transaction is open.
     private(set) var inBatch = false

@@ -435,6 +435,76 @@ final class ListCommandTests: XCTestCase {
         XCTAssertEqual(try consistencyProblems(server.databasePath), [])
     }
 
+    /// LRANGE of a dense list in consecutive rows reads the table in rowid order (either way:
+    /// RPUSH-built and LPUSH-built); rows of another list in between, a LINSERT's new row or
+    /// a gap send it back to the index with the partial reply withdrawn. Every reply is checked
+    /// against a model, and SQLITE.INFO's counters show which way each range went.
+    func testRangesInRowidOrderAndTheirFallback() throws {
+        let server = try TestServer()
+        let client = try server.client(timeoutMs: 60_000)
+        func counters() throws -> (hits: Int, misses: Int) {
+            let fields = infoFields(try client.run("SQLITE.INFO"))
+            return (Int(fields["list_ranges_rowid_order"] ?? "") ?? -1, Int(fields["list_ranges_rowid_order_missed"] ?? "") ?? -1)
+        }
+        var models: [String: [String]] = [:]
+        func check(_ key: String, _ start: Int, _ stop: Int, expect outcome: (hits: Int, misses: Int)?, line: UInt = #line) throws {
+            let before = try counters()
+            let model = models[key]!
+            let from = max(start < 0 ? model.count + start : start, 0)
+            let to = min(stop < 0 ? model.count + stop : stop, model.count - 1)
+            let expected = from <= to ? Array(model[from...to]) : []
+            XCTAssertEqual(try client.run("LRANGE", key, String(start), String(stop)), bulks(expected),
+                           "LRANGE \(key) \(start) \(stop)", line: line)
+            let after = try counters()
+            if let outcome {
+                XCTAssertEqual(after.hits - before.hits, outcome.hits, "rowid-order reads of LRANGE \(key) \(start) \(stop)", line: line)
+                XCTAssertEqual(after.misses - before.misses, outcome.misses, "fallbacks of LRANGE \(key) \(start) \(stop)", line: line)
+            }
+        }
+        let values = (0..<200).map { "v\($0)" }
+        // One command each: consecutive rowids, ascending (RPUSH) and descending (LPUSH) head to tail.
+        _ = try client.command([Array("RPUSH".utf8), Array("right".utf8)] + values.map { Array($0.utf8) })
+        _ = try client.command([Array("LPUSH".utf8), Array("left".utf8)] + values.map { Array($0.utf8) })
+        models["right"] = values
+        models["left"] = values.reversed()
+        for key in ["right", "left"] {
+            try check(key, 0, -1, expect: (1, 0))
+            try check(key, 10, 109, expect: (1, 0))
+            try check(key, -4, -1, expect: (1, 0))
+            try check(key, 150, 1_000, expect: (1, 0))
+            try check(key, 5, 7, expect: (0, 0))  // 3 elements: the index
+        }
+        // Two lists pushed in turn: each one's rows alternate with the other's.
+        for value in values.prefix(50) {
+            _ = try client.run("RPUSH", "a", value)
+            _ = try client.run("RPUSH", "b", value)
+        }
+        models["a"] = Array(values.prefix(50))
+        models["b"] = models["a"]
+        try check("a", 0, -1, expect: (0, 1))
+        try check("b", 3, 20, expect: (0, 1))
+        // LSET rewrites a row in place; LINSERT puts a new row (a new rowid) in the middle.
+        XCTAssertEqual(try client.run("LSET", "right", "100", "set"), ok)
+        models["right"]![100] = "set"
+        try check("right", 90, 110, expect: (1, 0))
+        XCTAssertEqual(try client.run("LINSERT", "right", "BEFORE", "v150", "ins"), int(201))
+        models["right"]!.insert("ins", at: 150)
+        try check("right", 0, -1, expect: nil)
+        try check("right", 140, 160, expect: nil)
+        try check("right", 0, 20, expect: nil)
+        // Pops move the ends; a removal far from both ends leaves a gap (no rowid-order read).
+        _ = try client.run("LPOP", "left", "3")
+        _ = try client.run("RPOP", "left", "2")
+        models["left"] = Array(models["left"]!.dropFirst(3).dropLast(2))
+        try check("left", 0, -1, expect: (1, 0))
+        try check("left", 7, 70, expect: (1, 0))
+        XCTAssertEqual(try client.run("LREM", "left", "1", "v100"), int(1))
+        models["left"]!.removeAll { $0 == "v100" }
+        try check("left", 0, -1, expect: (0, 0))
+        try check("left", 60, 120, expect: (0, 0))
+        XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+    }
+
     /// A 200,000-element list: the statements behind LINDEX/LSET/pushes and pops seek the
     /// (key_id, seq) index (asserted on SQLite's plan), and middle positions are exact.
     func testLargeListUsesIndexSeeks() throws {
