@@ -471,6 +471,13 @@ enum Schema {
 // MARK: - Storage
 
 /// The metadata row of a key.
+/// Limits of the storage layer's own buffers.
+enum StorageLimits {
+    /// Key rows whose count-free writes of one turn wait for a single UPDATE each at the end
+    /// of the turn (`Storage.flushKeyTouches`); past this many keys they are written at once.
+    static let maxPendingKeyTouches = 4_096
+}
+
 struct KeyRecord {
     var id: Int64
     var type: KeyType
@@ -558,6 +565,12 @@ final class Storage {
     var replySegmentStarts: [Int] = []
     /// And the copy of the reply's bytes (kept up to `ListLimits.reversedRangeScratchKeepBytes`).
     var replyScratch: [UInt8] = []
+    /// Whether `adjustCount` may leave a write that changed no count to `flushKeyTouches` at
+    /// the end of the turn (the server's engine, which ends every turn through `endTurnBatch`);
+    /// off for other users of Storage (migration), whose writes update their row at once.
+    var deferKeyTouches = false
+    /// Key rows written this turn without a count change: id → (writes, latest time).
+    private var pendingKeyTouches: [Int64: (writes: Int64, at: Int64)] = [:]
     /// LRANGEs answered from consecutive rows in rowid order, and those that found a row out
     /// of place and went through the index instead (`ListCommands.lrangeInRowidOrder`).
     var listRangesInRowidOrder = 0
@@ -796,6 +809,7 @@ final class Storage {
     /// command of the turn (`rollbackBatch`).
     func endTurnBatch(idle: Bool) throws {
         guard inBatch else { return }
+        try flushKeyTouches()
         if let redoLog {
             let now = monotonicMillis()
             if redoLog.mayDefer(idle: idle, now: now) {
@@ -813,6 +827,7 @@ final class Storage {
         guard inBatch else { return }
         inBatch = false
         do {
+            try flushKeyTouches()
             if let redoLog, redoLog.epochHasRecords {
                 appliedLSNStatement.bind(1, Int64(bitPattern: redoLog.lastLSN))
                 try appliedLSNStatement.run()
@@ -835,6 +850,7 @@ final class Storage {
     /// in that transaction too: they are replayed from the log into a new one, which stays open.
     func rollbackBatch() {
         cache?.clear()
+        pendingKeyTouches.removeAll()
         redoLog?.discardTurn()
         if inBatch {
             inBatch = false
@@ -873,6 +889,7 @@ final class Storage {
     /// after writing).
     func abandonBatchTransaction() {
         cache?.clear()
+        pendingKeyTouches.removeAll()
         if connection.inTransaction { try? rollbackStatement.run() }
     }
 
@@ -969,8 +986,8 @@ final class Storage {
         let expiresAt = statement.optionalInt64(2)
         if let expiresAt, expiresAt <= now { return nil }
         guard let type = KeyType(rawValue: statement.int64(1)) else { return nil }
-        let record = KeyRecord(id: statement.int64(0), type: type, expiresAt: expiresAt,
-                               updatedAt: statement.int64(3), count: statement.int64(4))
+        let record = withPendingTouch(KeyRecord(id: statement.int64(0), type: type, expiresAt: expiresAt,
+                                                updatedAt: statement.int64(3), count: statement.int64(4)))
         cache?.put(key, record)
         return record
     }
@@ -1224,6 +1241,12 @@ final class Storage {
     func adjustCount(id: Int64, by delta: Int64, now: Int64, known: KeyRecord? = nil) throws -> Int64 {
         assert(known == nil || known!.id == id, "the record is the key's")
         try willWrite()
+        if delta == 0, deferKeyTouches, let known, known.count > 0 {
+            // The count stays: only updated_at and version change, once per key per turn.
+            try touchAtEndOfTurn(id: id, now: now)
+            cache?.adjust(id: id, count: known.count, updatedAt: now)
+            return known.count
+        }
         let update = try cached("""
             UPDATE redis_keys SET count = count + ?2, updated_at = ?3, version = version + 1 WHERE id = ?1
             """)
@@ -1253,6 +1276,44 @@ final class Storage {
             try deleteMembers(id: id, type: type)
         }
         return count
+    }
+
+    /// Notes a write of key row `id` that changed no count (a ZADD of existing members with
+    /// new scores, an HSET of existing fields...): its `updated_at` and `version` are written
+    /// by `flushKeyTouches` at the end of the turn, one UPDATE per key however many commands
+    /// of the turn wrote it. Past `StorageLimits.maxPendingKeyTouches` keys they are written
+    /// at once.
+    private func touchAtEndOfTurn(id: Int64, now: Int64) throws {
+        if let pending = pendingKeyTouches[id] {
+            pendingKeyTouches[id] = (pending.writes + 1, max(pending.at, now))
+            return
+        }
+        if pendingKeyTouches.count >= StorageLimits.maxPendingKeyTouches { try flushKeyTouches() }
+        pendingKeyTouches[id] = (1, now)
+    }
+
+    /// Writes the turn's pending key touches (before the turn is logged or committed): the
+    /// latest write time (never moving `updated_at` back: a later write of the row in the same
+    /// turn may have set it) and one version step per write. The update hook leaves the cache
+    /// entries, which `adjustCount` corrected already.
+    func flushKeyTouches() throws {
+        guard !pendingKeyTouches.isEmpty else { return }
+        let touch = try cached("UPDATE redis_keys SET updated_at = max(updated_at, ?2), version = version + ?3 WHERE id = ?1")
+        for (id, pending) in pendingKeyTouches {
+            touch.bind(1, id)
+            touch.bind(2, pending.at)
+            touch.bind(3, pending.writes)
+            try runKeepingEntry(touch, id: id)
+        }
+        pendingKeyTouches.removeAll(keepingCapacity: true)
+    }
+
+    /// A key row as read from SQLite, with a touch of this turn still pending applied.
+    @inline(__always) private func withPendingTouch(_ record: KeyRecord) -> KeyRecord {
+        guard !pendingKeyTouches.isEmpty, let pending = pendingKeyTouches[record.id], pending.at > record.updatedAt else { return record }
+        var touched = record
+        touched.updatedAt = pending.at
+        return touched
     }
 
     /// A key row's element count and type as stored.

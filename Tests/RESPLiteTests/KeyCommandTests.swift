@@ -427,6 +427,51 @@ final class KeyCommandTests: XCTestCase {
 
     // MARK: OBJECT
 
+    /// A collection write that changes no count (a ZADD of an existing member with a new score,
+    /// an HSET of an existing field) updates its key row once at the end of the turn: OBJECT
+    /// IDLETIME in the same pipeline already answers 0 (through the hot cache, and without it
+    /// through the row read back), and after the turn the row holds the write's time and one
+    /// version step per write.
+    func testCountFreeWritesTouchTheKeyRowOncePerTurn() throws {
+        for cacheEnabled in [true, false] {
+            let server = try TestServer { $0.cache.enabled = cacheEnabled }
+            let first = try server.client()
+            XCTAssertEqual(try first.run("ZADD", "z", "1", "a", "2", "b"), int(2))
+            XCTAssertEqual(try first.run("HSET", "h", "f", "1", "g", "2"), int(2))
+            XCTAssertEqual(try first.run("SADD", "s", "m"), int(1))
+            server.stop()
+            let connection = try openDatabase(server.databasePath)
+            try connection.execute("PRAGMA busy_timeout=5000")
+            try connection.execute("UPDATE redis_keys SET updated_at = updated_at - 5500, version = 100")
+            connection.close()
+            try server.restart()
+            let c = try server.client()
+            XCTAssertEqual(try c.run("OBJECT", "IDLETIME", "z"), int(5))
+            let replies = try c.pipeline([
+                lzWords("ZADD", "z", "5", "a"), lzWords("OBJECT", "IDLETIME", "z"), lzWords("ZADD", "z", "6", "a"),
+                lzWords("ZADD", "z", "6", "a"), lzWords("ZINCRBY", "z", "1", "b"), lzWords("ZSCORE", "z", "a"),
+                lzWords("HSET", "h", "f", "new"), lzWords("OBJECT", "IDLETIME", "h"), lzWords("HGET", "h", "f"),
+                lzWords("SADD", "s", "m"), lzWords("OBJECT", "IDLETIME", "s"), lzWords("ZCARD", "z"), lzWords("HLEN", "h"),
+            ])
+            XCTAssertEqual(replies, [int(0), int(0), int(0), int(0), bulk("3"), bulk("6"), int(0), int(0), bulk("new"),
+                                     int(0), int(5), int(2), int(2)], "cache \(cacheEnabled)")
+            XCTAssertEqual(try c.run("OBJECT", "IDLETIME", "z"), int(0))
+            try server.commitPending()
+            let reader = try openDatabase(server.databasePath, readOnly: true)
+            defer { reader.close() }
+            // z: three writes (ZADD 5, ZADD 6, ZINCRBY; the repeated ZADD 6 changed nothing), h: one.
+            XCTAssertEqual(try reader.scalar("SELECT version FROM redis_keys WHERE key = CAST('z' AS BLOB)"), "103")
+            XCTAssertEqual(try reader.scalar("SELECT version FROM redis_keys WHERE key = CAST('h' AS BLOB)"), "101")
+            XCTAssertEqual(try reader.scalar("SELECT version FROM redis_keys WHERE key = CAST('s' AS BLOB)"), "100")
+            let idleMs = Int64(try reader.scalar("SELECT \(currentTimeMillis()) - updated_at FROM redis_keys WHERE key = CAST('z' AS BLOB)") ?? "") ?? -1
+            XCTAssertTrue(idleMs >= 0 && idleMs < 5_000, "updated_at of z is the write's time (\(idleMs) ms ago)")
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+            // And it survives a restart (the row was written, not only the cache).
+            try server.restart()
+            XCTAssertEqual(try server.client().run("OBJECT", "IDLETIME", "z"), int(0))
+        }
+    }
+
     func testObjectIdletime() throws {
         let first = client!
         XCTAssertEqual(try first.run("SET", "k", "v"), ok)
