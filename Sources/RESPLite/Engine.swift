@@ -139,8 +139,8 @@ final class Engine {
 
     init(storage: Storage, options: ServerOptions, logger: Logger) {
         self.storage = storage
-        // Every turn ends through endTurnBatch or commitBatch, which write the deferred touches.
-        storage.deferKeyTouches = true
+        // Every turn ends through endTurnBatch or commitBatch, which write the deferred key rows.
+        storage.deferKeyWrites = true
         self.options = options
         self.logger = logger
         self.table = CommandTable(allCommands, renamed: options.renamedCommands, disabled: options.disabledCommands)

@@ -473,9 +473,19 @@ enum Schema {
 /// The metadata row of a key.
 /// Limits of the storage layer's own buffers.
 enum StorageLimits {
-    /// Key rows whose count-free writes of one turn wait for a single UPDATE each at the end
-    /// of the turn (`Storage.flushKeyTouches`); past this many keys they are written at once.
-    static let maxPendingKeyTouches = 4_096
+    /// Key rows whose collection writes of one turn wait for a single UPDATE each at the end
+    /// of the turn (`Storage.flushKeyWrites`); past this many keys they are written at once.
+    static let maxPendingKeyWrites = 4_096
+}
+
+/// What a turn's collection writes did to a key row that is not yet in it.
+struct PendingKeyWrite {
+    /// Writes (one version step each).
+    var writes: Int64
+    /// The latest write's time (unix ms).
+    var at: Int64
+    /// The change of the element count.
+    var countDelta: Int64
 }
 
 struct KeyRecord {
@@ -565,12 +575,17 @@ final class Storage {
     var replySegmentStarts: [Int] = []
     /// And the copy of the reply's bytes (kept up to `ListLimits.reversedRangeScratchKeepBytes`).
     var replyScratch: [UInt8] = []
-    /// Whether `adjustCount` may leave a write that changed no count to `flushKeyTouches` at
-    /// the end of the turn (the server's engine, which ends every turn through `endTurnBatch`);
-    /// off for other users of Storage (migration), whose writes update their row at once.
-    var deferKeyTouches = false
-    /// Key rows written this turn without a count change: id → (writes, latest time).
-    private var pendingKeyTouches: [Int64: (writes: Int64, at: Int64)] = [:]
+    /// Whether `adjustCount` may leave its key row update to `flushKeyWrites` at the end of the
+    /// turn (the server's engine, which ends every turn through `endTurnBatch` or
+    /// `commitBatch`); off for other users of Storage (migration), whose writes update their
+    /// row at once.
+    var deferKeyWrites = false
+    /// Key rows whose collection writes of this turn are not yet in the row (invariants below
+    /// `flushKeyWrites`).
+    private var pendingKeyWrites: [Int64: PendingKeyWrite] = [:]
+    /// Changes to `pendingKeyWrites` inside the open command savepoint, oldest first: what
+    /// each entry was before, restored in reverse if the savepoint rolls back.
+    private var pendingKeyWritesJournal: [(id: Int64, previous: PendingKeyWrite?)] = []
     /// LRANGEs answered from consecutive rows in rowid order, and those that found a row out
     /// of place and went through the index instead (`ListCommands.lrangeInRowidOrder`).
     var listRangesInRowidOrder = 0
@@ -696,16 +711,17 @@ final class Storage {
             }
             throw error
         }
-        if let cache {
-            // Every insert, update or delete of a key row evicts that key's cache entry; an
-            // insert or update also retires the absent entries (Cache.swift, rule 4).
-            sqlite3_update_hook(connection.handle, { context, operation, _, table, rowid in
-                guard let context, let table, strcmp(table, "redis_keys") == 0 else { return }
-                let cache = Unmanaged<HotCache>.fromOpaque(context).takeUnretainedValue()
-                if operation != SQLITE_DELETE { cache.keyRowWritten(id: rowid) }
-                cache.invalidate(id: rowid)
-            }, Unmanaged.passUnretained(cache).toOpaque())
-        }
+        // Every insert, update or delete of a key row evicts that key's cache entry; an insert
+        // or update also retires the absent entries (Cache.swift, rule 4); a delete drops the
+        // row's pending writes (`flushKeyWrites`, invariant 2).
+        sqlite3_update_hook(connection.handle, { context, operation, _, table, rowid in
+            guard let context, let table, strcmp(table, "redis_keys") == 0 else { return }
+            let storage = Unmanaged<Storage>.fromOpaque(context).takeUnretainedValue()
+            if operation == SQLITE_DELETE { storage.keyRowDeleted(id: rowid) }
+            guard let cache = storage.cache else { return }
+            if operation != SQLITE_DELETE { cache.keyRowWritten(id: rowid) }
+            cache.invalidate(id: rowid)
+        }, Unmanaged.passUnretained(self).toOpaque())
         // WAL checkpoints move off the loop thread when another connection can share the WAL
         // (not in EXCLUSIVE locking mode, where SQLite's own auto-checkpoint stays on).
         let exclusive = appliedPragmas.contains { $0.0 == "locking_mode" && $0.1.uppercased() == "EXCLUSIVE" }
@@ -809,7 +825,7 @@ final class Storage {
     /// command of the turn (`rollbackBatch`).
     func endTurnBatch(idle: Bool) throws {
         guard inBatch else { return }
-        try flushKeyTouches()
+        try flushKeyWrites()
         if let redoLog {
             let now = monotonicMillis()
             if redoLog.mayDefer(idle: idle, now: now) {
@@ -827,7 +843,7 @@ final class Storage {
         guard inBatch else { return }
         inBatch = false
         do {
-            try flushKeyTouches()
+            try flushKeyWrites()
             if let redoLog, redoLog.epochHasRecords {
                 appliedLSNStatement.bind(1, Int64(bitPattern: redoLog.lastLSN))
                 try appliedLSNStatement.run()
@@ -850,7 +866,8 @@ final class Storage {
     /// in that transaction too: they are replayed from the log into a new one, which stays open.
     func rollbackBatch() {
         cache?.clear()
-        pendingKeyTouches.removeAll()
+        pendingKeyWrites.removeAll()
+        pendingKeyWritesJournal.removeAll()
         redoLog?.discardTurn()
         if inBatch {
             inBatch = false
@@ -889,7 +906,8 @@ final class Storage {
     /// after writing).
     func abandonBatchTransaction() {
         cache?.clear()
-        pendingKeyTouches.removeAll()
+        pendingKeyWrites.removeAll()
+        pendingKeyWritesJournal.removeAll()
         if connection.inTransaction { try? rollbackStatement.run() }
     }
 
@@ -922,9 +940,11 @@ final class Storage {
             cache?.clear()
             try? rollbackToStatement.run()
             redoLog?.savepointRolledBack()
+            for change in pendingKeyWritesJournal.reversed() { pendingKeyWrites[change.id] = change.previous }
         } else {
             redoLog?.savepointReleased()
         }
+        if !pendingKeyWritesJournal.isEmpty { pendingKeyWritesJournal.removeAll(keepingCapacity: true) }
         try? releaseStatement.run()
     }
 
@@ -986,7 +1006,7 @@ final class Storage {
         let expiresAt = statement.optionalInt64(2)
         if let expiresAt, expiresAt <= now { return nil }
         guard let type = KeyType(rawValue: statement.int64(1)) else { return nil }
-        let record = withPendingTouch(KeyRecord(id: statement.int64(0), type: type, expiresAt: expiresAt,
+        let record = withPendingWrite(KeyRecord(id: statement.int64(0), type: type, expiresAt: expiresAt,
                                                 updatedAt: statement.int64(3), count: statement.int64(4)))
         cache?.put(key, record)
         return record
@@ -1241,11 +1261,12 @@ final class Storage {
     func adjustCount(id: Int64, by delta: Int64, now: Int64, known: KeyRecord? = nil) throws -> Int64 {
         assert(known == nil || known!.id == id, "the record is the key's")
         try willWrite()
-        if delta == 0, deferKeyTouches, let known, known.count > 0 {
-            // The count stays: only updated_at and version change, once per key per turn.
-            try touchAtEndOfTurn(id: id, now: now)
-            cache?.adjust(id: id, count: known.count, updatedAt: now)
-            return known.count
+        if deferKeyWrites, let known, known.count + delta > 0 {
+            // The key stays: its row's count, updated_at and version are written once per key
+            // at the end of the turn.
+            try deferKeyWrite(id: id, delta: delta, now: now)
+            cache?.adjust(id: id, count: known.count + delta, updatedAt: now)
+            return known.count + delta
         }
         let update = try cached("""
             UPDATE redis_keys SET count = count + ?2, updated_at = ?3, version = version + 1 WHERE id = ?1
@@ -1278,42 +1299,68 @@ final class Storage {
         return count
     }
 
-    /// Notes a write of key row `id` that changed no count (a ZADD of existing members with
-    /// new scores, an HSET of existing fields...): its `updated_at` and `version` are written
-    /// by `flushKeyTouches` at the end of the turn, one UPDATE per key however many commands
-    /// of the turn wrote it. Past `StorageLimits.maxPendingKeyTouches` keys they are written
-    /// at once.
-    private func touchAtEndOfTurn(id: Int64, now: Int64) throws {
-        if let pending = pendingKeyTouches[id] {
-            pendingKeyTouches[id] = (pending.writes + 1, max(pending.at, now))
+    /// Notes a collection write to key row `id` (count + `delta`, at `now`) for
+    /// `flushKeyWrites`: one UPDATE per key at the end of the turn however many commands of
+    /// the turn wrote it (a pipeline of LPUSH, HSET, ZADD on one key). Past
+    /// `StorageLimits.maxPendingKeyWrites` keys they are written at once.
+    private func deferKeyWrite(id: Int64, delta: Int64, now: Int64) throws {
+        if let pending = pendingKeyWrites[id] {
+            setPendingKeyWrite(id, PendingKeyWrite(writes: pending.writes + 1, at: max(pending.at, now),
+                                                   countDelta: pending.countDelta + delta))
             return
         }
-        if pendingKeyTouches.count >= StorageLimits.maxPendingKeyTouches { try flushKeyTouches() }
-        pendingKeyTouches[id] = (1, now)
+        if pendingKeyWrites.count >= StorageLimits.maxPendingKeyWrites { try flushKeyWrites() }
+        setPendingKeyWrite(id, PendingKeyWrite(writes: 1, at: now, countDelta: delta))
     }
 
-    /// Writes the turn's pending key touches (before the turn is logged or committed): the
-    /// latest write time (never moving `updated_at` back: a later write of the row in the same
-    /// turn may have set it) and one version step per write. The update hook leaves the cache
-    /// entries, which `adjustCount` corrected already.
-    func flushKeyTouches() throws {
-        guard !pendingKeyTouches.isEmpty else { return }
-        let touch = try cached("UPDATE redis_keys SET updated_at = max(updated_at, ?2), version = version + ?3 WHERE id = ?1")
-        for (id, pending) in pendingKeyTouches {
-            touch.bind(1, id)
-            touch.bind(2, pending.at)
-            touch.bind(3, pending.writes)
-            try runKeepingEntry(touch, id: id)
+    /// Every change of `pendingKeyWrites` goes through here, journaled while a command's
+    /// savepoint is open (its rollback undoes the rows' changes, `endCommand` the entries').
+    @inline(__always) private func setPendingKeyWrite(_ id: Int64, _ value: PendingKeyWrite?) {
+        if commandSavepointOpen && savepointPerCommand {
+            pendingKeyWritesJournal.append((id, pendingKeyWrites[id]))
         }
-        pendingKeyTouches.removeAll(keepingCapacity: true)
+        pendingKeyWrites[id] = value
     }
 
-    /// A key row as read from SQLite, with a touch of this turn still pending applied.
-    @inline(__always) private func withPendingTouch(_ record: KeyRecord) -> KeyRecord {
-        guard !pendingKeyTouches.isEmpty, let pending = pendingKeyTouches[record.id], pending.at > record.updatedAt else { return record }
-        var touched = record
-        touched.updatedAt = pending.at
-        return touched
+    /// Writes the turn's pending key row changes (before the turn is logged or committed).
+    /// Invariants of `pendingKeyWrites`:
+    ///  1. Row `id` plus its entry is the key's true state: count + countDelta, the later of
+    ///     updated_at and `at`, version + writes. Every read of a key row in the server
+    ///     (`lookup`, `storedCount`) applies the entry (`withPendingWrite`).
+    ///  2. An entry belongs to the row it was made for: a deleted key row drops its entry (the
+    ///     update hook; FLUSHALL, whose DELETE bypasses the hook, drops them all), so a rowid
+    ///     that SQLite gives again to a new key starts clean.
+    ///  3. Entries change with the rows: a command savepoint's rollback restores them
+    ///     (`pendingKeyWritesJournal`), a batch rollback clears them.
+    /// The update hook leaves the cache entries, which `adjustCount` corrected already.
+    func flushKeyWrites() throws {
+        guard !pendingKeyWrites.isEmpty else { return }
+        let write = try cached("""
+            UPDATE redis_keys SET count = count + ?4, updated_at = max(updated_at, ?2), version = version + ?3 WHERE id = ?1
+            """)
+        let pending = pendingKeyWrites
+        for (id, change) in pending {
+            write.bind(1, id)
+            write.bind(2, change.at)
+            write.bind(3, change.writes)
+            write.bind(4, change.countDelta)
+            try runKeepingEntry(write, id: id)
+            setPendingKeyWrite(id, nil)
+        }
+    }
+
+    /// A key row as read from SQLite, with this turn's pending writes to it applied.
+    @inline(__always) private func withPendingWrite(_ record: KeyRecord) -> KeyRecord {
+        guard !pendingKeyWrites.isEmpty, let pending = pendingKeyWrites[record.id] else { return record }
+        var current = record
+        current.count += pending.countDelta
+        current.updatedAt = max(record.updatedAt, pending.at)
+        return current
+    }
+
+    /// The update hook saw key row `id` deleted (invariant 2 of `flushKeyWrites`).
+    @inline(__always) fileprivate func keyRowDeleted(id: Int64) {
+        if !pendingKeyWrites.isEmpty && pendingKeyWrites[id] != nil { setPendingKeyWrite(id, nil) }
     }
 
     /// A key row's element count and type as stored.
@@ -1322,7 +1369,7 @@ final class Storage {
         read.bind(1, id)
         defer { read.reset() }
         guard try read.step() else { return nil }
-        return (read.int64(0), KeyType(rawValue: read.int64(1)))
+        return (read.int64(0) + (pendingKeyWrites[id]?.countDelta ?? 0), KeyType(rawValue: read.int64(1)))
     }
 
     /// Checks every invariant of the schema over any connection to a database file (tests
@@ -1451,6 +1498,7 @@ final class Storage {
     /// Deletes every key.
     func flush() throws {
         try willWrite()
+        for id in Array(pendingKeyWrites.keys) { setPendingKeyWrite(id, nil) }  // invariant 2
         try flushStatement.run()
         try cached("DELETE FROM redis_hashes").run()
         try cached("DELETE FROM redis_sets").run()

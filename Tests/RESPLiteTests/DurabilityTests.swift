@@ -201,6 +201,63 @@ final class DurabilityTests: XCTestCase {
         XCTAssertEqual(try copy.scalar("SELECT count(*) FROM t"), "60")
     }
 
+    /// A turn's collection writes reach their key row once, at the end of the turn; until then
+    /// reads see row + pending change. A command's savepoint rollback takes its pending change
+    /// back with its rows; a deleted key (and FLUSHALL) drops its pending change, so a rowid
+    /// SQLite hands out again starts clean; the commit writes every row exactly.
+    func testPendingKeyWritesFollowSavepointsDeletesAndFlush() throws {
+        let db = makeTemporaryDirectory() + "/pending.db"
+        var noCache = CacheOptions()
+        noCache.enabled = false  // every read goes to SQLite and the pending changes
+        let storage = try Storage(path: db, template: .default, overrides: [], cache: noCache, logger: quietLogger)
+        defer { storage.close() }
+        storage.deferKeyWrites = true
+        let now = currentTimeMillis()
+        func command(failing: Bool = false, _ body: () throws -> Void) throws {
+            try storage.beginBatchIfNeeded()
+            storage.savepointPerCommand = true
+            try body()
+            storage.endCommand(failed: failing)
+        }
+        func record(_ key: String) throws -> KeyRecord? { try Array(key.utf8).withByteView { try storage.lookup($0, now: now) } }
+        func addFields(_ key: String, _ fields: [String]) throws {
+            try Array(key.utf8).withByteView { name in
+                let record = try storage.collectionForWrite(name, type: .hash, now: now).record
+                var created: Int64 = 0
+                for field in fields {
+                    if try Array(field.utf8).withByteView({ try storage.hashSet(record.id, $0, $0) }) { created += 1 }
+                }
+                try storage.adjustCount(id: record.id, by: created, now: now, known: record)
+            }
+        }
+        func storedCount(_ key: String) throws -> String? {
+            try storage.connection.scalar("SELECT count FROM redis_keys WHERE key = CAST('\(key)' AS BLOB)")
+        }
+
+        try command { try addFields("h", ["f1", "f2"]) }
+        XCTAssertEqual(try record("h")?.count, 2)
+        XCTAssertEqual(try storedCount("h"), "0", "the row waits for the end of the turn")
+        try command { try addFields("h", ["f2", "f3"]) }
+        XCTAssertEqual(try record("h")?.count, 3)
+        try command(failing: true) { try addFields("h", ["f4", "f5"]) }
+        XCTAssertEqual(try record("h")?.count, 3, "the failed command's change went back with its rows")
+        let oldID = try XCTUnwrap(try record("h")).id
+        try command { _ = try Array("h".utf8).withByteView { try storage.deleteKey($0) } }
+        try command { try addFields("n", ["a"]) }
+        let new = try XCTUnwrap(try record("n"))
+        XCTAssertEqual(new.id, oldID, "SQLite gives the deleted key's rowid to the next key")
+        XCTAssertEqual(new.count, 1, "the deleted key's pending change did not follow its rowid")
+        try command { try addFields("x", ["a", "b"]) }
+        try command { try storage.flush() }
+        try command { try addFields("y", ["a"]) }
+        XCTAssertEqual(try record("y")?.count, 1)
+        XCTAssertNil(try record("x"))
+        try storage.endTurnBatch(idle: true)
+        try storage.commitBatch()
+        XCTAssertEqual(try storedCount("y"), "1")
+        XCTAssertEqual(try Storage.checkConsistency(storage.connection), [])
+    }
+
     /// SQLite's allocations go through CShims/sqlitemalloc.c (per-thread free lists, since
     /// Debian's build has no lookaside): sizes round up to 16 bytes up to 512 and to 8 above,
     /// reallocation keeps the bytes, and blocks freed on another thread (which then exits) are
