@@ -41,8 +41,11 @@ resplite_pid=$!
 sleep 1
 
 run() {  # port test -> "requests/s p99_ms" (redis-benchmark's CSV: test, rps, avg, min, p50, p95, p99, max)
+    # The last row: lrange_* tests print their LPUSH prefill ("LPUSH (needed to benchmark
+    # LRANGE)") first. (Until 2026-12-05 the first row was taken, so earlier lrange_100 rows
+    # in docs/redis-benchmark-results.csv measured that LPUSH, not LRANGE_100.)
     redis-benchmark -p "$1" -c "$clients" -n "$requests" -r 100000 -d 64 -P "$pipeline" -t "$2" --csv 2>/dev/null \
-        | tail -n +2 | tr -d '"' | awk -F, 'NR == 1 { print $2, $7 }'
+        | tail -n +2 | tr -d '"' | awk -F, '{ last = $2 " " $7 } END { print last }'
 }
 printf "# %s: clients %s, pipeline %s, requests %s, RESPLite template %s, Redis appendfsync %s\n" \
     "${label:-run}" "$clients" "$pipeline" "$requests" "$template" "$fsync"
