@@ -173,7 +173,9 @@ extension Storage {
     @discardableResult
     func hashSet(_ id: Int64, _ field: ByteView, _ value: ByteView, keepTTL: Bool = false) throws -> Bool {
         try willWrite()
-        let update = try keepTTL ? cached(HashSQL.updateKeepingTTL) : cached(HashSQL.updateClearingTTL)
+        // With no field TTL in the database, clearing one is a no-op, and leaving expires_at out
+        // of the UPDATE spares SQLite the upkeep of the two partial indexes on it.
+        let update = try keepTTL || !hashFieldTTLsMayExist ? cached(HashSQL.updateKeepingTTL) : cached(HashSQL.updateClearingTTL)
         update.bind(1, id)
         update.bind(2, field)
         update.bind(3, value)

@@ -562,10 +562,15 @@ final class Storage {
     var savepointPerCommand = true
 
     /// False while no hash field in the file has a TTL (HEXPIRE & co were never used, or not
-    /// since the open found none): then a hash write skips the search for expired fields, one
-    /// statement per HSET. Read at open through the partial index; set by every write of a
-    /// field TTL (`hashSetFieldExpiry`, before the write); never cleared while open.
+    /// since the open found none): then a hash write skips the search for expired fields, and
+    /// HSET leaves `expires_at` out of its UPDATE (no TTL to clear). Read at open through the
+    /// partial index, and again when a batch begins after another process committed (a
+    /// migration tool writing field TTLs: `noticeFieldTTLsWrittenElsewhere`); set by every
+    /// write of a field TTL (`hashSetFieldExpiry`, before the write); never cleared while open.
     var hashFieldTTLsMayExist = true
+    /// `PRAGMA data_version` when `hashFieldTTLsMayExist` was last read from the file (another
+    /// connection's commit changes it).
+    private var fieldTTLsCheckedAtDataVersion: Int64 = -1
 
     /// LREM closes the gap it leaves in a list by renumbering rows only when at most this many
     /// move (`ServerOptions.listRenumberMaxRows`); beyond, the list keeps its gaps.
@@ -817,6 +822,22 @@ final class Storage {
         if inBatch { return }
         try beginStatement.run()
         inBatch = true
+        if !hashFieldTTLsMayExist { try noticeFieldTTLsWrittenElsewhere() }
+    }
+
+    /// Reads `hashFieldTTLsMayExist` from the file again if another connection committed since
+    /// it was last read (one pragma step per batch while no TTL is known; another process can
+    /// commit only between the server's transactions).
+    private func noticeFieldTTLsWrittenElsewhere() throws {
+        let version = try cached("PRAGMA data_version")
+        defer { version.reset() }
+        guard try version.step() else { return }
+        let current = version.int64(0)
+        guard current != fieldTTLsCheckedAtDataVersion else { return }
+        fieldTTLsCheckedAtDataVersion = current
+        let probe = try cached("SELECT EXISTS (SELECT 1 FROM redis_hashes WHERE expires_at IS NOT NULL)")
+        defer { probe.reset() }
+        if try probe.step(), probe.int64(0) != 0 { hashFieldTTLsMayExist = true }
     }
 
     /// Ends the turn's batch before its replies go out: with a redo log, while the loop is busy

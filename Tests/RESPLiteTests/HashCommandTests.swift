@@ -145,6 +145,29 @@ final class HashCommandTests: XCTestCase {
         server = nil
     }
 
+    /// With no field TTL in the file, HSET's UPDATE leaves expires_at alone. A TTL another
+    /// process writes (a migration tool, between the server's transactions) is noticed when the
+    /// next batch begins: HSET then clears it, as Redis does, and the write path purges a field
+    /// whose TTL has passed.
+    func testFieldTTLsWrittenByAnotherProcessAreNoticed() throws {
+        XCTAssertEqual(try client.run("HSET", "h", "f", "v", "g", "w"), int(2))
+        XCTAssertEqual(try client.run("HSET", "h", "f", "v2"), int(0))
+        XCTAssertEqual(try client.run("HTTL", "h", "FIELDS", "1", "f"), .array([int(-1)]))
+        try server.commitPending()
+        let other = try openDatabase(server.databasePath)
+        try other.execute("PRAGMA busy_timeout=5000")
+        let now = currentTimeMillis()
+        try other.execute("UPDATE redis_hashes SET expires_at = \(now + 100_000) WHERE field = CAST('f' AS BLOB)")
+        try other.execute("UPDATE redis_hashes SET expires_at = \(now - 1_000) WHERE field = CAST('g' AS BLOB)")
+        other.close()
+        XCTAssertEqual(try client.run("HTTL", "h", "FIELDS", "1", "f"), .array([int(100)]))
+        XCTAssertEqual(try client.run("HSET", "h", "f", "v3"), int(0))
+        XCTAssertEqual(try client.run("HTTL", "h", "FIELDS", "1", "f"), .array([int(-1)]), "HSET cleared the TTL")
+        XCTAssertEqual(try client.run("HGET", "h", "g"), null, "g expired")
+        XCTAssertEqual(try client.run("HLEN", "h"), int(1))
+        XCTAssertEqual(try client.run("HGETALL", "h"), bulks(["f", "v3"]))
+    }
+
     private func run(_ words: String...) throws -> RESPValue { try client.command(argv(words)) }
 
     private func rows(_ sql: String) throws -> String? { try databaseScalar(server, sql) }
