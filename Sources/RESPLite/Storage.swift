@@ -1102,15 +1102,22 @@ final class Storage {
         if let hot = cache?.peekString(key), hot.expiresAt.map({ $0 > now }) ?? true {
             // A live string in the hot cache (exact: Cache.swift): its row by id, one seek
             // instead of the upsert's new rowid (a descent to the table's end) and key seek.
-            let update = try cached("""
-                UPDATE redis_keys SET expires_at = CASE WHEN ?4 THEN expires_at ELSE ?2 END,
-                    updated_at = ?3, version = version + 1, value = ?5
-                WHERE id = ?1
-                """)
+            // No TTL before (the cache is exact) and none after: expires_at stays out of the
+            // UPDATE, which spares SQLite the upkeep of the partial index on it.
+            let ttlUnchanged = hot.expiresAt == nil && (keepTTL || expiresAt == nil)
+            let update = try ttlUnchanged
+                ? cached("UPDATE redis_keys SET updated_at = ?3, version = version + 1, value = ?5 WHERE id = ?1")
+                : cached("""
+                    UPDATE redis_keys SET expires_at = CASE WHEN ?4 THEN expires_at ELSE ?2 END,
+                        updated_at = ?3, version = version + 1, value = ?5
+                    WHERE id = ?1
+                    """)
             update.bind(1, hot.id)
-            update.bind(2, expiresAt)
+            if !ttlUnchanged {
+                update.bind(2, expiresAt)
+                update.bind(4, Int64(keepTTL ? 1 : 0))
+            }
             update.bind(3, now)
-            update.bind(4, Int64(keepTTL ? 1 : 0))
             update.bind(5, value)
             try runKeepingEntry(update, id: hot.id)
             assert(connection.changes == 1, "a cached key's row exists")

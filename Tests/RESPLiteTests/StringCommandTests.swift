@@ -138,6 +138,34 @@ final class StringCommandTests: XCTestCase {
         XCTAssertEqual(try c.run("EXISTS", "past"), int(0))
     }
 
+    /// A SET of a cached string writes its row by id; when the key had no TTL and keeps none,
+    /// the UPDATE leaves expires_at out. Every transition between "no TTL" and "TTL" through
+    /// SET options, EXPIRE and PERSIST, each pipelined after the write that cached the key,
+    /// answers as Redis does, before and after a restart (the rows, not only the cache).
+    func testTTLTransitionsOfCachedStrings() throws {
+        // Each phase is pipelined after the write that cached the key, then checked again after
+        // a restart: the row must say what the cache said.
+        let phases: [(steps: [([String], RESPValue)], ttlAfterRestart: Int64)] = [
+            ([(["SET", "k", "v1"], ok), (["SET", "k", "v2"], ok), (["TTL", "k"], int(-1)),
+              (["SET", "k", "v3", "KEEPTTL"], ok), (["TTL", "k"], int(-1))], -1),
+            ([(["SET", "k", "v0"], ok), (["SET", "k", "v4", "EX", "100"], ok), (["TTL", "k"], int(100))], 100),
+            ([(["SET", "k", "v0", "KEEPTTL"], ok), (["SET", "k", "v5", "KEEPTTL"], ok), (["TTL", "k"], int(100))], 100),
+            ([(["SET", "k", "v0", "KEEPTTL"], ok), (["SET", "k", "v6"], ok), (["TTL", "k"], int(-1))], -1),
+            ([(["SET", "k", "v0"], ok), (["EXPIRE", "k", "50"], int(1)), (["SET", "k", "v7", "KEEPTTL"], ok), (["TTL", "k"], int(50))], 50),
+            ([(["SET", "k", "v0", "KEEPTTL"], ok), (["PERSIST", "k"], int(1)), (["SET", "k", "v8"], ok), (["TTL", "k"], int(-1))], -1),
+        ]
+        for (index, phase) in phases.enumerated() {
+            let c = try server.client()
+            XCTAssertEqual(try c.pipeline(phase.steps.map { $0.0.map { Array($0.utf8) } }), phase.steps.map(\.1), "phase \(index)")
+            try server.restart()
+            XCTAssertEqual(try server.client().run("TTL", "k"), int(phase.ttlAfterRestart), "phase \(index) after a restart")
+        }
+        let c = try server.client()
+        XCTAssertEqual(try c.pipeline([lzWords("SET", "k", "a"), lzWords("SET", "k", "b", "PX", "1")]), [ok, ok])
+        Thread.sleep(forTimeInterval: 0.01)
+        XCTAssertEqual(try c.run("GET", "k"), null, "the 1 ms TTL set over a cached key expired")
+    }
+
     func testExpiredKeysAreInvisibleToStringCommands() throws {
         let c = client!
         let names = ["get", "strlen", "getrange", "mget", "getdel", "getex", "setxx", "setnx-opt", "setnx", "append",
