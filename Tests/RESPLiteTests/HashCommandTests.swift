@@ -154,12 +154,11 @@ final class HashCommandTests: XCTestCase {
         XCTAssertEqual(try client.run("HSET", "h", "f", "v2"), int(0))
         XCTAssertEqual(try client.run("HTTL", "h", "FIELDS", "1", "f"), .array([int(-1)]))
         try server.commitPending()
-        let other = try openDatabase(server.databasePath)
-        try other.execute("PRAGMA busy_timeout=5000")
         let now = currentTimeMillis()
-        try other.execute("UPDATE redis_hashes SET expires_at = \(now + 100_000) WHERE field = CAST('f' AS BLOB)")
-        try other.execute("UPDATE redis_hashes SET expires_at = \(now - 1_000) WHERE field = CAST('g' AS BLOB)")
-        other.close()
+        try databaseExecute(server, """
+            UPDATE redis_hashes SET expires_at = \(now + 100_000) WHERE field = CAST('f' AS BLOB);
+            UPDATE redis_hashes SET expires_at = \(now - 1_000) WHERE field = CAST('g' AS BLOB)
+            """)
         XCTAssertEqual(try client.run("HTTL", "h", "FIELDS", "1", "f"), .array([int(100)]))
         XCTAssertEqual(try client.run("HSET", "h", "f", "v3"), int(0))
         XCTAssertEqual(try client.run("HTTL", "h", "FIELDS", "1", "f"), .array([int(-1)]), "HSET cleared the TTL")

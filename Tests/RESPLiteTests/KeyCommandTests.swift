@@ -439,12 +439,7 @@ final class KeyCommandTests: XCTestCase {
             XCTAssertEqual(try first.run("ZADD", "z", "1", "a", "2", "b"), int(2))
             XCTAssertEqual(try first.run("HSET", "h", "f", "1", "g", "2"), int(2))
             XCTAssertEqual(try first.run("SADD", "s", "m"), int(1))
-            server.stop()
-            let connection = try openDatabase(server.databasePath)
-            try connection.execute("PRAGMA busy_timeout=5000")
-            try connection.execute("UPDATE redis_keys SET updated_at = updated_at - 5500, version = 100")
-            connection.close()
-            try server.restart()
+            try editDatabaseWhileStopped(server, "UPDATE redis_keys SET updated_at = updated_at - 5500, version = 100")
             let c = try server.client()
             XCTAssertEqual(try c.run("OBJECT", "IDLETIME", "z"), int(5))
             let replies = try c.pipeline([
@@ -477,14 +472,8 @@ final class KeyCommandTests: XCTestCase {
         XCTAssertEqual(try first.run("SET", "k", "v"), ok)
         XCTAssertEqual(try first.run("OBJECT", "IDLETIME", "k"), int(0))
         XCTAssertEqual(try first.run("OBJECT", "IDLETIME", "missing"), null)
-        // Pretend the last write was 5.5 s ago: edit the file while the server is down (a
-        // running server's hot cache would not see an edit made behind its back).
-        server.stop()
-        let connection = try openDatabase(server.databasePath)
-        try connection.execute("PRAGMA busy_timeout=5000")
-        try connection.execute("UPDATE redis_keys SET updated_at = updated_at - 5500 WHERE key = CAST('k' AS BLOB)")
-        connection.close()
-        try server.restart()
+        // Pretend the last write was 5.5 s ago.
+        try editDatabaseWhileStopped(server, "UPDATE redis_keys SET updated_at = updated_at - 5500 WHERE key = CAST('k' AS BLOB)")
         let c = try server.client()
         XCTAssertEqual(try c.run("OBJECT", "idletime", "k"), int(5))
         // Idle time counts from the last write (deliberate: Redis counts from the last access).

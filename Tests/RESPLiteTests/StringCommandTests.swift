@@ -15,6 +15,22 @@ func databaseScalar(_ server: TestServer, _ sql: String) throws -> String? {
     return try connection.scalar(sql)
 }
 
+/// Runs SQL on RESPLite's database file beside the running server (between its group commits).
+func databaseExecute(_ server: TestServer, _ sql: String) throws {
+    let connection = try openDatabase(server.databasePath)
+    defer { connection.close() }
+    try connection.execute("PRAGMA busy_timeout=5000")
+    try connection.execute(sql)
+}
+
+/// Edits the database file while the server is down, then starts it again (a running server's
+/// hot cache would not see an edit made behind its back).
+func editDatabaseWhileStopped(_ server: TestServer, _ sql: String) throws {
+    server.stop()
+    try databaseExecute(server, sql)
+    try server.restart()
+}
+
 /// The metadata of a key's row as "type|expires_at|version|value-hex", or nil without a row
 /// (expired rows included: this is what is stored, not what commands show).
 func storedRow(_ server: TestServer, _ key: String) throws -> String? {
