@@ -49,6 +49,8 @@ enum HashSQL {
     static let get: StaticString = "SELECT value, expires_at FROM redis_hashes WHERE key_id = ?1 AND field = ?2"
     static let lengthOf: StaticString = "SELECT length(value), expires_at FROM redis_hashes WHERE key_id = ?1 AND field = ?2"
     static let expiryOf: StaticString = "SELECT expires_at FROM redis_hashes WHERE key_id = ?1 AND field = ?2"
+    /// Whether any field in the file has a TTL (one seek of the partial index).
+    static let anyFieldTTL: StaticString = "SELECT EXISTS (SELECT 1 FROM redis_hashes WHERE expires_at IS NOT NULL)"
     static let insert: StaticString = "INSERT INTO redis_hashes(key_id, field, value) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"
     static let updateClearingTTL: StaticString = "UPDATE redis_hashes SET value = ?3, expires_at = NULL WHERE key_id = ?1 AND field = ?2"
     static let updateKeepingTTL: StaticString = "UPDATE redis_hashes SET value = ?3 WHERE key_id = ?1 AND field = ?2"

@@ -630,20 +630,12 @@ struct RequestParser {
         if expectedArguments < 0 && cursor == 0 && frame[0] != UInt8(ascii: "*") {
             return parseInline(frame)
         }
-        if expectedArguments < 0, frame[0] == UInt8(ascii: "*"), let (value, end) = Self.shortHeader(frame, from: 0), value > 0, value <= limits.maxArguments {
-            expectedArguments = value
-            cursor = end + 2
-            spans.removeAll(keepingCapacity: true)
-            spans.reserveCapacity(Swift.min(expectedArguments, 1024))
-        }
         if expectedArguments < 0 {
-            switch headerLineEnd(frame, from: 0, tooBig: "too big mbulk count string") {
+            switch headerLine(frame, from: 0, tooBig: "too big mbulk count string") {
             case .needMore: return .needMore
             case .error(let message): return .error(message)
-            case .line(let end):
-                // Safe: 1...end lies inside frame (end < frame.count - 1).
-                let digits = ByteView(base: frame.baseAddress! + 1, count: end - 1)
-                guard let value = digits.parseInt64(), value <= Int64(limits.maxArguments) else {
+            case .line(let end, let value):
+                guard let value, value <= Int64(limits.maxArguments) else {
                     return .error("Protocol error: invalid multibulk length")
                 }
                 if value <= 0 {
@@ -659,27 +651,19 @@ struct RequestParser {
         while spans.count < expectedArguments {
             if pendingBulkLength < 0 {
                 guard cursor < frame.count else { return .needMore }
-                if frame[cursor] == UInt8(ascii: "$"), let (value, end) = Self.shortHeader(frame, from: cursor),
-                   value <= limits.maxBulkBytes {
-                    pendingBulkLength = value
-                    cursor = end + 2
-                } else {
-                    switch headerLineEnd(frame, from: cursor, tooBig: "too big bulk count string") {
-                    case .needMore: return .needMore
-                    case .error(let message): return .error(message)
-                    case .line(let end):
-                        let marker = frame[cursor]
-                        guard marker == UInt8(ascii: "$") else {
-                            return .error("Protocol error: expected '$', got '\(Self.messageCharacter(marker))'")
-                        }
-                        // Safe: cursor+1...end lies inside frame (end < frame.count - 1).
-                        let digits = ByteView(base: frame.baseAddress! + cursor + 1, count: end - cursor - 1)
-                        guard let value = digits.parseInt64(), value >= 0, value <= Int64(limits.maxBulkBytes) else {
-                            return .error("Protocol error: invalid bulk length")
-                        }
-                        pendingBulkLength = Int(value)
-                        cursor = end + 2
+                switch headerLine(frame, from: cursor, tooBig: "too big bulk count string") {
+                case .needMore: return .needMore
+                case .error(let message): return .error(message)
+                case .line(let end, let value):
+                    let marker = frame[cursor]
+                    guard marker == UInt8(ascii: "$") else {
+                        return .error("Protocol error: expected '$', got '\(Self.messageCharacter(marker))'")
                     }
+                    guard let value, value >= 0, value <= Int64(limits.maxBulkBytes) else {
+                        return .error("Protocol error: invalid bulk length")
+                    }
+                    pendingBulkLength = Int(value)
+                    cursor = end + 2
                 }
             }
             // Redis skips the two bytes after the data without checking them; so do we.
@@ -694,12 +678,22 @@ struct RequestParser {
         return .complete(consumed: consumed, inline: false)
     }
 
-    /// The common header line: a marker at `start`, 1 to 9 digits without a leading zero
-    /// (or "0"), its `\r`, and at least one byte after it, read in one pass: the number and
-    /// where its `\r` is. nil for anything else, which the general path (memchr, then
-    /// parseInt64) reads and judges with Redis' errors; both agree wherever this one answers.
-    @inline(__always) private static func shortHeader(_ frame: UnsafeRawBufferPointer, from start: Int) -> (value: Int, end: Int)? {
-        // The `\r` may be at most at `last`: one byte must follow it, and 9 digits at most.
+    private enum HeaderLine {
+        /// The line's `\r` is at `end`, and at least one byte follows it; `value` is the number
+        /// between the marker and the `\r` as Redis' string2ll reads it (nil: not one).
+        case line(end: Int, value: Int64?)
+        case needMore
+        case error(String)
+    }
+
+    /// Reads the header line that starts at `start` (a marker, then a number). The common
+    /// line, 1 to 9 digits without a leading zero (or "0"), is read in one pass; any other is
+    /// found as Redis finds it (the `\r` searched from the marker byte itself, unbounded; the
+    /// byte after `\r` skipped unchecked) and its number read by parseInt64. Both agree wherever
+    /// the first answers. With no `\r` yet, more than `maxInlineBytes` pending bytes is an error.
+    @inline(__always) private func headerLine(_ frame: UnsafeRawBufferPointer, from start: Int, tooBig: String) -> HeaderLine {
+        // The common line: its `\r` may be at most at `last` (one byte must follow it, and 9
+        // digits at most).
         let last = Swift.min(frame.count - 2, start + 10)
         var index = start + 1
         var value = 0
@@ -711,22 +705,9 @@ struct RequestParser {
             index += 1
         }
         let digits = index - start - 1
-        guard index <= last, digits > 0, frame[index] == 13 else { return nil }
-        if digits > 1 && frame[start + 1] == UInt8(ascii: "0") { return nil }
-        return (value, index)
-    }
-
-    private enum HeaderLine {
-        /// The line's `\r` is at `end`, and at least one byte follows it.
-        case line(end: Int)
-        case needMore
-        case error(String)
-    }
-
-    /// Finds the `\r` ending the header line that starts at `start` (as Redis, the search
-    /// starts at the marker byte itself and is not bounded; the byte after `\r` is skipped
-    /// unchecked). With no `\r` yet, more than `maxInlineBytes` pending bytes is an error.
-    private func headerLineEnd(_ frame: UnsafeRawBufferPointer, from start: Int, tooBig: String) -> HeaderLine {
+        if index <= last, digits > 0, frame[index] == 13, digits == 1 || frame[start + 1] != UInt8(ascii: "0") {
+            return .line(end: index, value: Int64(value))
+        }
         let remaining = frame.count - start
         // Safe: start < frame.count (callers check), memchr reads [start, frame.count).
         guard let found = memchr(frame.baseAddress! + start, 13, remaining) else {
@@ -734,7 +715,10 @@ struct RequestParser {
         }
         let end = frame.baseAddress!.distance(to: UnsafeRawPointer(found))
         guard end + 1 < frame.count else { return .needMore }
-        return .line(end: end)
+        // The marker byte itself may be the `\r` (end == start): then there is no number.
+        guard end > start else { return .line(end: end, value: nil) }
+        // Safe: start+1...end lies inside frame (start < end < frame.count - 1).
+        return .line(end: end, value: ByteView(base: frame.baseAddress! + start + 1, count: end - start - 1).parseInt64())
     }
 
     /// The offending byte as Redis' `%c` prints it into an error reply: the raw byte, with

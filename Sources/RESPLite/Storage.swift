@@ -657,8 +657,7 @@ final class Storage {
             }
 
             // After the replay, which may have written field TTLs.
-            hashFieldTTLsMayExist = try connection.scalar(
-                "SELECT EXISTS (SELECT 1 FROM redis_hashes WHERE expires_at IS NOT NULL)") != "0"
+            hashFieldTTLsMayExist = try connection.scalar(HashSQL.anyFieldTTL.description) != "0"
 
             beginStatement = try connection.prepare("BEGIN")
             commitStatement = try connection.prepare("COMMIT")
@@ -835,7 +834,7 @@ final class Storage {
         let current = version.int64(0)
         guard current != fieldTTLsCheckedAtDataVersion else { return }
         fieldTTLsCheckedAtDataVersion = current
-        let probe = try cached("SELECT EXISTS (SELECT 1 FROM redis_hashes WHERE expires_at IS NOT NULL)")
+        let probe = try cached(HashSQL.anyFieldTTL)
         defer { probe.reset() }
         if try probe.step(), probe.int64(0) != 0 { hashFieldTTLsMayExist = true }
     }
@@ -1366,15 +1365,19 @@ final class Storage {
         let write = try cached("""
             UPDATE redis_keys SET count = count + ?4, updated_at = max(updated_at, ?2), version = version + ?3 WHERE id = ?1
             """)
-        let pending = pendingKeyWrites
-        for (id, change) in pending {
+        for (id, change) in pendingKeyWrites {
             write.bind(1, id)
             write.bind(2, change.at)
             write.bind(3, change.writes)
             write.bind(4, change.countDelta)
             try runKeepingEntry(write, id: id)
-            setPendingKeyWrite(id, nil)
         }
+        // Only a flush past the key limit runs inside a command's savepoint, whose rollback
+        // must bring the entries back with the rows (invariant 3).
+        if commandSavepointOpen && savepointPerCommand {
+            for (id, change) in pendingKeyWrites { pendingKeyWritesJournal.append((id, change)) }
+        }
+        pendingKeyWrites.removeAll(keepingCapacity: true)
     }
 
     /// A key row as read from SQLite, with this turn's pending writes to it applied.

@@ -356,6 +356,8 @@ final class RESPParserTests: XCTestCase {
     }
 
     func testExpectedDollar() {
+        // A bulk header that is only its `\r`: the marker check speaks first (CR shown as a space).
+        XCTAssertEqual(parseFresh("*1\r\n\r\nxx"), .error("Protocol error: expected '$', got ' '"))
         XCTAssertEqual(parseFresh("*1\r\nx\r\n"), .error("Protocol error: expected '$', got 'x'"))
         XCTAssertEqual(parseFresh("*2\r\n$1\r\na\r\n:1\r\n"), .error("Protocol error: expected '$', got ':'"))
         // Redis' test suite: "Wrong multibulk payload header".
