@@ -135,17 +135,45 @@ struct ListSpan {
     var rowidsDescend: Bool { headRowid > tailRowid }
 }
 
+/// The head and tail seqs of one list (`Storage.listEnds`), kept by the list writes of the open
+/// transaction so that a run of LPUSH or RPUSH to one list (a queue under load) seeks its end
+/// once, not once per push. Invariants:
+///  1. A known end is the list's end as the database holds it now: `listInsert` and
+///     `listDeleteRange` move or forget it; renumbering, LREM's delete, a delete of the key's
+///     rows or of its key row (the update hook; a rowid SQLite hands out again starts
+///     unknown), FLUSHALL and COPY onto the id forget the list.
+///  2. It is only set inside a write transaction, and is cleared when that transaction commits
+///     or rolls back and when a command's savepoint rolls back, so no other connection's
+///     write and no undone write can make it stale.
+///  3. Debug builds check every end taken from it against an index seek.
+struct ListEnds {
+    let id: Int64
+    var head: Int64?
+    var tail: Int64?
+}
+
 // MARK: - Storage operations on lists
 
 extension Storage {
-    /// The smallest seq of a list (its head); 0 for no rows.
-    func listHead(_ id: Int64) throws -> Int64 {
-        try listEnd(ListSQL.head, id).seq
+    /// The seq of a non-empty list's head or tail: from `listEnds` when known (invariant 3:
+    /// checked in debug builds), else one index seek, which is then remembered.
+    func listEndSeq(_ id: Int64, _ end: ListEnd) throws -> Int64 {
+        if let ends = listEnds, ends.id == id, let seq = end == .head ? ends.head : ends.tail {
+            assert(seq == (try? listEnd(end == .head ? ListSQL.head : ListSQL.tail, id).seq), "listEnds invariant 1")
+            listEndsRemembered += 1
+            return seq
+        }
+        let seq = try listEnd(end == .head ? ListSQL.head : ListSQL.tail, id).seq
+        guard connection.inTransaction else { return seq }  // invariant 2
+        var ends = listEnds?.id == id ? listEnds! : ListEnds(id: id)
+        if end == .head { ends.head = seq } else { ends.tail = seq }
+        listEnds = ends
+        return seq
     }
 
-    /// The largest seq of a list (its tail); 0 for no rows.
-    func listTail(_ id: Int64) throws -> Int64 {
-        try listEnd(ListSQL.tail, id).seq
+    /// Forgets the ends of list `id` (its rows moved in a way `listEnds` does not follow).
+    @inline(__always) func forgetListEnds(_ id: Int64) {
+        if listEnds?.id == id { listEnds = nil }
     }
 
     /// The seq and rowid of a list's first or last row; (0, 0) for no rows.
@@ -189,6 +217,11 @@ extension Storage {
         statement.bind(2, seq)
         statement.bind(3, value)
         try statement.run()
+        if listEnds?.id == id {
+            // Invariant 1: a row beyond a known end is the new end.
+            if let head = listEnds!.head, seq < head { listEnds!.head = seq }
+            if let tail = listEnds!.tail, seq > tail { listEnds!.tail = seq }
+        }
     }
 
     func listDeleteRange(_ id: Int64, from: Int64, to: Int64) throws {
@@ -199,6 +232,12 @@ extension Storage {
         statement.bind(2, from)
         statement.bind(3, to)
         try statement.run()
+        if listEnds?.id == id {
+            // Invariant 1: a range that reaches an end takes it away (where the new end lies
+            // is not known); a range strictly inside leaves both.
+            if let head = listEnds!.head, from <= head { listEnds!.head = nil }
+            if let tail = listEnds!.tail, to >= tail { listEnds!.tail = nil }
+        }
     }
 
     /// A statement stepping the values with seq in [from, to] in order. The caller steps it
@@ -223,6 +262,7 @@ extension Storage {
     func listShift(_ id: Int64, from: Int64, to: Int64, by delta: Int64, head: Int64, tail: Int64) throws {
         guard from <= to, delta != 0 else { return }
         try willWrite()
+        forgetListEnds(id)
         let shift = try cached("UPDATE redis_lists SET seq = seq + ?4 WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3")
         // Park: above the tail when moving up, below the head when moving down.
         let park: Int64 = delta > 0 ? (tail + 1 + delta) - from : (head - 1 + delta) - to
@@ -242,6 +282,7 @@ extension Storage {
     /// (seqs of the removed rows; the list spanned [head, tail] before). Renumbers the side
     /// with fewer rows: the rows after `first` move down, or the rows before `last` move up.
     func listCompact(_ id: Int64, first: Int64, last: Int64, head: Int64, tail: Int64) throws {
+        forgetListEnds(id)
         if tail - first <= last - head {
             try listRenumber(id, after: first, from: first, tail: tail)
         } else {
@@ -271,6 +312,7 @@ extension Storage {
     /// moved down to its target. `after: head - 1, from: head` makes a whole list dense.
     func listRenumber(_ id: Int64, after: Int64, from: Int64, tail: Int64) throws {
         try willWrite()
+        forgetListEnds(id)
         let park = tail + 1 - from
         let renumber = try cached("""
             UPDATE redis_lists SET seq = r.target FROM (
@@ -302,8 +344,8 @@ extension Storage {
     func listPush(_ record: KeyRecord, values: ArraySlice<ByteView>, at end: ListEnd, now: Int64) throws -> Int64 {
         // An empty list starts at seq 0 (RPUSH) or -1 (LPUSH).
         var next: Int64
-        if end == .head { next = (record.count == 0 ? 0 : try listHead(record.id)) - 1 }
-        else { next = (record.count == 0 ? -1 : try listTail(record.id)) + 1 }
+        if end == .head { next = (record.count == 0 ? 0 : try listEndSeq(record.id, .head)) - 1 }
+        else { next = (record.count == 0 ? -1 : try listEndSeq(record.id, .tail)) + 1 }
         for value in values {
             try listInsert(record.id, seq: next, value)
             next += end == .head ? -1 : 1
@@ -678,6 +720,7 @@ enum ListCommands {
         }
         let span = try storage.listSpan(record)
         try storage.willWrite()
+        storage.forgetListEnds(record.id)
         let delete = try storage.cached(count >= 0 ? ListSQL.removeFromHead : ListSQL.removeFromTail)
         delete.bind(1, record.id)
         delete.bind(2, c.args[3])
@@ -795,8 +838,8 @@ enum ListCommands {
             // else one beyond the other end.
             let newSeq: Int64
             if to == from || source.count == 1 { newSeq = seq }
-            else if to == .head { newSeq = try storage.listHead(source.id) - 1 }
-            else { newSeq = try storage.listTail(source.id) + 1 }
+            else if to == .head { newSeq = try storage.listEndSeq(source.id, .head) - 1 }
+            else { newSeq = try storage.listEndSeq(source.id, .tail) + 1 }
             try value.withByteView { try storage.listInsert(source.id, seq: newSeq, $0) }
             try storage.adjustCount(id: source.id, by: 0, now: now)
         } else {

@@ -736,6 +736,7 @@ final class KeyCopier {
             case .list:
                 guard let items = reply.elements else { throw MigrationError("unexpected LRANGE reply") }
                 let insert = try storage.cached("INSERT INTO redis_lists(key_id, seq, value) VALUES (?1, ?2, ?3)")
+                storage.forgetListEnds(id)
                 for item in items {
                     guard case .bulk(let value) = item else { continue }
                     try value.withByteView { v in

@@ -366,6 +366,7 @@ enum ServerCommands {
             ("keys", String(try storage.keyCount(now: currentTimeMillis()))),
             ("list_ranges_rowid_order", String(storage.listRangesInRowidOrder)),
             ("list_ranges_rowid_order_missed", String(storage.listRangesOutOfRowidOrder)),
+            ("list_ends_remembered", String(storage.listEndsRemembered)),
         ]
         if let redo = storage.redoLog {
             lines += [("redo_log", "enabled"), ("redo_turns_logged", String(redo.turnsLogged)),

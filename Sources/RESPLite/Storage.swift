@@ -595,6 +595,12 @@ final class Storage {
     /// of place and went through the index instead (`ListCommands.lrangeInRowidOrder`).
     var listRangesInRowidOrder = 0
     var listRangesOutOfRowidOrder = 0
+    /// The head and tail seqs of the list written last in the open transaction, as far as they
+    /// are known (invariants beside `ListEnds`, ListCommands.swift). Cleared whenever the
+    /// transaction ends or part of it is undone.
+    var listEnds: ListEnds?
+    /// LPUSH/RPUSH that took their list's end from `listEnds` instead of an index seek.
+    var listEndsRemembered = 0
 
     /// Whether the group transaction is open.
     private(set) var inBatch = false
@@ -862,6 +868,7 @@ final class Storage {
     func commitBatch() throws {
         guard inBatch else { return }
         inBatch = false
+        listEnds = nil
         do {
             try flushKeyWrites()
             if let redoLog, redoLog.epochHasRecords {
@@ -886,6 +893,7 @@ final class Storage {
     /// in that transaction too: they are replayed from the log into a new one, which stays open.
     func rollbackBatch() {
         cache?.clear()
+        listEnds = nil
         pendingKeyWrites.removeAll()
         pendingKeyWritesJournal.removeAll()
         redoLog?.discardTurn()
@@ -926,6 +934,7 @@ final class Storage {
     /// after writing).
     func abandonBatchTransaction() {
         cache?.clear()
+        listEnds = nil
         pendingKeyWrites.removeAll()
         pendingKeyWritesJournal.removeAll()
         if connection.inTransaction { try? rollbackStatement.run() }
@@ -954,10 +963,11 @@ final class Storage {
         guard commandSavepointOpen else { return }
         commandSavepointOpen = false
         guard savepointPerCommand else { return }  // the caller's transaction is the unit
-        guard connection.inTransaction else { cache?.clear(); return }
+        guard connection.inTransaction else { cache?.clear(); listEnds = nil; return }
         if failed {
             // Entries read after this command's writes may hold what is now undone.
             cache?.clear()
+            listEnds = nil
             try? rollbackToStatement.run()
             redoLog?.savepointRolledBack()
             for change in pendingKeyWritesJournal.reversed() { pendingKeyWrites[change.id] = change.previous }
@@ -1205,6 +1215,7 @@ final class Storage {
         case .zset: statement = try cached("DELETE FROM redis_zsets WHERE key_id = ?1")
         case .string, .none: return
         }
+        forgetListEnds(id)
         statement.bind(1, id)
         try statement.run()
     }
@@ -1220,6 +1231,7 @@ final class Storage {
         case .string: return
         }
         try willWrite()
+        forgetListEnds(destination)
         statement.bind(1, source)
         statement.bind(2, destination)
         try statement.run()
@@ -1391,6 +1403,7 @@ final class Storage {
 
     /// The update hook saw key row `id` deleted (invariant 2 of `flushKeyWrites`).
     @inline(__always) fileprivate func keyRowDeleted(id: Int64) {
+        if listEnds?.id == id { listEnds = nil }
         if !pendingKeyWrites.isEmpty && pendingKeyWrites[id] != nil { setPendingKeyWrite(id, nil) }
     }
 
@@ -1530,6 +1543,7 @@ final class Storage {
     func flush() throws {
         try willWrite()
         for id in Array(pendingKeyWrites.keys) { setPendingKeyWrite(id, nil) }  // invariant 2
+        listEnds = nil
         try flushStatement.run()
         try cached("DELETE FROM redis_hashes").run()
         try cached("DELETE FROM redis_sets").run()

@@ -242,6 +242,62 @@ final class ListCommandTests: XCTestCase {
         }
     }
 
+    /// Many list writes in one transaction (MULTI blocks, and turns the redo log keeps in one
+    /// transaction): pushes take their list's end from `Storage.listEnds`, which every other
+    /// write must move or forget. Replies match Redis; debug builds also check each remembered
+    /// end against an index seek (ListEnds invariant 3).
+    func testListEndsFollowEveryWriteInOneTransaction() throws {
+        var seed: UInt64 = 0x11_57_e4_d5
+        func next(_ bound: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(bound))
+        }
+        let values = ["a", "b", "c"]
+        var steps: [[String]] = []
+        for _ in 0..<120 {
+            steps.append(["MULTI"])
+            for _ in 0..<(1 + next(8)) {
+                let key = "k\(next(2))", other = "k\(next(2))"
+                let v = values[next(values.count)], w = values[next(values.count)]
+                let i = String(next(10) - 5), j = String(next(10) - 5)
+                let side = ["LEFT", "RIGHT"]
+                switch next(16) {
+                case 0, 1, 2: steps.append(["LPUSH", key, v, w])
+                case 3, 4: steps.append(["RPUSH", key, v])
+                case 5: steps.append([next(2) == 0 ? "LPOP" : "RPOP", key, String(next(3))])
+                case 6: steps.append(["LREM", key, i, v])
+                case 7: steps.append(["LINSERT", key, next(2) == 0 ? "BEFORE" : "AFTER", v, w])
+                case 8: steps.append(["LTRIM", key, i, j])
+                case 9: steps.append(["LMOVE", key, other, side[next(2)], side[next(2)]])
+                case 10: steps.append(["LSET", key, i, w])  // may fail: out of range, no such key
+                case 11: steps.append(["DEL", key])
+                case 12: steps.append(["COPY", key, other, "REPLACE"])
+                case 13: steps.append(["RENAME", key, other])  // may fail: no such key
+                case 14: steps.append(["SET", key, v])  // the pushes after it fail: wrong type
+                default: steps.append(["LRANGE", key, i, j])
+                }
+            }
+            steps.append(["EXEC"])
+            // Unwrapped pushes, one command each: consecutive turns in one deferred transaction.
+            steps.append(["LPUSH", "k0", values[next(3)]])
+            steps.append(["RPUSH", "k1", values[next(3)]])
+            steps.append(["LRANGE", "k0", "0", "-1"])
+            steps.append(["LRANGE", "k1", "0", "-1"])
+        }
+        try withEachListLayout { r in
+            let server = try TestServer(configure: r.configure)
+            let runner = DifferentialRunner(redis: r.redis, lite: try server.client(), liteServer: server)
+            try runner.run("list-ends", steps)
+            for mismatch in runner.mismatches { XCTFail(mismatch) }
+            XCTAssertGreaterThan(runner.compared, 1_000)
+            r.compared += runner.compared
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+            // The pushes did take ends from memory (the path under test ran).
+            let fields = infoFields(try server.client().run("SQLITE.INFO"))
+            XCTAssertGreaterThan(Int(fields["list_ends_remembered"] ?? "") ?? 0, 50)
+        }
+    }
+
     func testPersistenceAndBinaryElements() throws {
         try forEachBackend { server in
             let client = try server.client()
