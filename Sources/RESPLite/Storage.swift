@@ -476,6 +476,10 @@ enum StorageLimits {
     /// Key rows whose collection writes of one turn wait for a single UPDATE each at the end
     /// of the turn (`Storage.flushKeyWrites`); past this many keys they are written at once.
     static let maxPendingKeyWrites = 4_096
+    /// Slots of the statement cache's direct-mapped front (`Storage.cached`); a power of two.
+    /// More distinct SQL literals than this still work: they share slots and the dictionary
+    /// behind them answers.
+    static let statementSlots = 256
 }
 
 /// What a turn's collection writes did to a key row that is not yet in it.
@@ -1242,14 +1246,33 @@ final class Storage {
     /// Statements prepared on first use, keyed by the address of their SQL literal (one
     /// lookup of a pointer per use). Lets each type's file keep its SQL next to its code.
     private var statementCache: [UnsafeRawPointer: Statement] = [:]
+    /// A direct-mapped front of `statementCache` (`StorageLimits.statementSlots` slots, by the
+    /// literal's address): a hit is one compare instead of hashing the address (callgrind:
+    /// ~200 instructions per lookup, one to three lookups per write command).
+    private var statementSlotAddresses = [UInt](repeating: 0, count: StorageLimits.statementSlots)
+    private var statementSlots = [Statement?](repeating: nil, count: StorageLimits.statementSlots)
 
     /// The cached statement for a SQL literal. The caller binds, steps and resets it (or uses
     /// `run`); a statement whose rows are read as views must be `track`ed.
     @inline(__always) func cached(_ sql: StaticString) throws -> Statement {
+        let address = UInt(bitPattern: sql.utf8Start)
+        // Literals are at least 8 bytes apart in practice; the low bits vary least.
+        let slot = Int(truncatingIfNeeded: address >> 3) & (StorageLimits.statementSlots - 1)
+        if statementSlotAddresses[slot] == address, let statement = statementSlots[slot] { return statement }
+        return try cachedMissingSlot(sql, slot: slot)
+    }
+
+    private func cachedMissingSlot(_ sql: StaticString, slot: Int) throws -> Statement {
         let address = UnsafeRawPointer(sql.utf8Start)
-        if let statement = statementCache[address] { return statement }
-        let statement = try connection.prepare(sql.description)
-        statementCache[address] = statement
+        let statement: Statement
+        if let known = statementCache[address] {
+            statement = known
+        } else {
+            statement = try connection.prepare(sql.description)
+            statementCache[address] = statement
+        }
+        statementSlotAddresses[slot] = UInt(bitPattern: address)
+        statementSlots[slot] = statement
         return statement
     }
 
