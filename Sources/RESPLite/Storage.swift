@@ -1108,6 +1108,40 @@ final class Storage {
         cacheWritten(key, id: id, value, expiresAt: expiresAt, now: now)
     }
 
+    /// Whether to try `createStringIfAbsent` before reading `key`: the hot cache is on and
+    /// holds no string for it (the key is most likely new; with the cache off every existing
+    /// key would pay the extra statement).
+    @inline(__always) func mayCreateBeforeReading(_ key: ByteView) -> Bool {
+        guard let cache else { return false }
+        return cache.peekString(key) == nil
+    }
+
+    /// Creates string `key` holding `value`, with no TTL, unless a row holds the key (live,
+    /// expired or of another type). One statement where a read that finds nothing and then an
+    /// insert would seek the key index twice (INCR of a new counter). True if it created the key.
+    /// Call it before any other write of the command.
+    func createStringIfAbsent(_ key: ByteView, _ value: ByteView, now: Int64) throws -> Bool {
+        try willWrite()
+        let insert = try cached("""
+            INSERT INTO redis_keys(key, type, expires_at, updated_at, version, count, value)
+            VALUES (?1, 1, NULL, ?2, 1, 0, ?3) ON CONFLICT(key) DO NOTHING
+            """)
+        insert.bind(1, key)
+        insert.bind(2, now)
+        insert.bind(3, value)
+        try insert.run()
+        guard connection.changes == 1 else {
+            // Nothing changed: without a savepoint of its own the command is again one that has
+            // not written, so a check of the existing key that fails (WRONGTYPE, not an integer)
+            // fails it alone, as `validatesBeforeWriting` promises. Only as a command's first
+            // write (with a savepoint open there is nothing to take back).
+            if !savepointPerCommand { commandSavepointOpen = false }
+            return false
+        }
+        cacheWritten(key, id: connection.lastInsertRowid, value, expiresAt: nil, now: now)
+        return true
+    }
+
     /// Writes a string, replacing any value of any type. `expiresAt` nil = no TTL, unless
     /// `keepTTL`, which keeps a live TTL of an existing string.
     @inline(__always) func writeString(_ key: ByteView, _ value: ByteView, expiresAt: Int64?, keepTTL: Bool, now: Int64) throws {

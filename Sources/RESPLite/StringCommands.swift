@@ -384,6 +384,16 @@ enum StringCommands {
     static func incrementBy(_ c: CommandCall, _ increment: Int64) throws {
         let now = currentTimeMillis()
         let storage = c.engine.storage
+        if storage.mayCreateBeforeReading(c.args[1]) {
+            // Likely a new counter: created holding the increment, or else read as below.
+            let scratch = c.engine.scratch
+            scratch.removeAll()
+            scratch.appendDecimal(increment)
+            if try storage.createStringIfAbsent(c.args[1], ByteView(scratch.readableBytes), now: now) {
+                c.reply.integer(increment)
+                return
+            }
+        }
         var current: Int64 = 0
         var row: (id: Int64, expiresAt: Int64?)? = nil
         switch try storage.readString(c.args[1], now: now, cacheRead: false) {

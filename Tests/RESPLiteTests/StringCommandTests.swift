@@ -182,6 +182,43 @@ final class StringCommandTests: XCTestCase {
         XCTAssertEqual(try c.run("GET", "k"), null, "the 1 ms TTL set over a cached key expired")
     }
 
+    /// INCR and its variants create a key the hot cache holds no string for with one
+    /// `INSERT ... ON CONFLICT DO NOTHING` (Storage.createStringIfAbsent); a key that has a row
+    /// (after a restart the cache is cold) falls back to the read: its value, an expired row,
+    /// another type and a non-integer must all answer as before. With the cache off the read
+    /// comes first. Every value is checked again after a restart.
+    func testIncrementOfNewAndUncachedKeys() throws {
+        for cacheOn in [true, false] {
+            let server = try TestServer(configure: { $0.cache.enabled = cacheOn })
+            var c = try server.client()
+            XCTAssertEqual(try c.pipeline([lzWords("INCRBY", "new", "5"), lzWords("GET", "new"), lzWords("INCR", "new"),
+                                           lzWords("DECRBY", "fresh", "3"), lzWords("TTL", "fresh")]),
+                           [int(5), bulk("5"), int(6), int(-3), int(-1)], "cache \(cacheOn)")
+            XCTAssertEqual(try c.pipeline([lzWords("SET", "s", "10"), lzWords("SET", "old", "41"), lzWords("HSET", "h", "f", "v"),
+                                           lzWords("SET", "text", "abc"), lzWords("SET", "ttl", "7", "EX", "100")]),
+                           [ok, ok, int(1), ok, ok])
+            // Cold cache; "old" expired while the server was stopped.
+            try editDatabaseWhileStopped(server, "UPDATE redis_keys SET expires_at = 1 WHERE key = CAST('old' AS BLOB)")
+            c = try server.client()
+            XCTAssertEqual(try c.pipeline([lzWords("INCR", "s"), lzWords("INCR", "old"), lzWords("TTL", "old"),
+                                           lzWords("INCR", "h"), lzWords("INCR", "text"), lzWords("INCRBY", "ttl", "2"),
+                                           lzWords("TTL", "ttl"), lzWords("INCR", "new")]),
+                           [int(11), int(1), int(-1), .error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+                            .error("ERR value is not an integer or out of range"), int(9), int(100), int(7)], "cache \(cacheOn)")
+            // Inside EXEC (each command with its savepoint): a failure leaves the others.
+            try server.restart()
+            c = try server.client()
+            XCTAssertEqual(try c.pipeline([lzWords("MULTI"), lzWords("INCR", "h"), lzWords("INCR", "brandnew"), lzWords("INCR", "s"), lzWords("EXEC")]),
+                           [ok, .simple("QUEUED"), .simple("QUEUED"), .simple("QUEUED"),
+                            .array([.error("WRONGTYPE Operation against a key holding the wrong kind of value"), int(1), int(12)])], "cache \(cacheOn)")
+            try server.restart()
+            c = try server.client()
+            XCTAssertEqual(try c.pipeline([lzWords("MGET", "new", "fresh", "s", "old", "text", "ttl", "brandnew"), lzWords("TYPE", "h")]),
+                           [bulks(["7", "-3", "12", "1", "abc", "9", "1"]), .simple("hash")], "cache \(cacheOn)")
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+        }
+    }
+
     func testExpiredKeysAreInvisibleToStringCommands() throws {
         let c = client!
         let names = ["get", "strlen", "getrange", "mget", "getdel", "getex", "setxx", "setnx-opt", "setnx", "append",
