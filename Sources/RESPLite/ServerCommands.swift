@@ -373,6 +373,7 @@ enum ServerCommands {
                       ("redo_bytes_logged", String(redo.bytesLogged)), ("redo_deferred_commits", String(redo.deferredCommits)),
                       ("redo_last_turn", String(redo.lastLSN)), ("redo_committed_turn", String(redo.appliedLSN)),
                       ("redo_replayed_at_open", String(redo.replayedAtOpen)),
+                      ("redo_preallocated_bytes", String(redo.preallocatedBytes)),
                       ("redo_turn_buffer_bytes", String(redo.turnBufferCapacity))]
         } else {
             lines.append(("redo_log", "disabled"))

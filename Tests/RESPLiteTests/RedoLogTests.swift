@@ -347,8 +347,23 @@ final class RedoLogTests: XCTestCase {
     /// restart replays the log and the keyspace is the same, key by key (all five types, TTLs,
     /// hash field TTLs, SPOP's random choice, MULTI/EXEC, failing commands in between).
     func testAcknowledgedTurnsSurviveSIGKILL() throws {
+        try acknowledgedTurnsSurviveSIGKILL(safety: false)
+    }
+
+    /// The same under `safety`, whose log file is preallocated (zeros after the records): the
+    /// replay reads the same turns, and a clean stop keeps the file's blocks, zeroing its header.
+    func testAcknowledgedTurnsSurviveSIGKILLWithAPreallocatedLog() throws {
+        try acknowledgedTurnsSurviveSIGKILL(safety: true)
+    }
+
+    private func acknowledgedTurnsSurviveSIGKILL(safety: Bool) throws {
         let db = directory + "/crash.db"
-        let arguments = holdingArguments(db)
+        // Under `safety` the epoch's budget (and so the preallocated length) is 4 MB.
+        let arguments = safety
+            ? holdingArguments(db).map { $0 == "1000000000" ? "4000000" : $0 } + ["--pragma-template", "safety"]
+            : holdingArguments(db)
+        let logPath = db + "-redo"
+        func logSize() -> Int { (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? Int) ?? -1 }
         let server = try ServerProcess(arguments: arguments)
         let client = try server.client()
         var random = SystemRandomNumberGenerator()
@@ -385,6 +400,13 @@ final class RedoLogTests: XCTestCase {
         let info = infoFields(try client.run("SQLITE.INFO"))
         XCTAssertEqual(info["redo_committed_turn"], "0", "nothing committed before the kill: \(info)")
         XCTAssertGreaterThan(Int(info["redo_turns_logged"] ?? "") ?? 0, 16, "\(info)")
+        if safety {
+            XCTAssertEqual(info["redo_preallocated_bytes"], "4000000", "\(info)")
+            XCTAssertEqual(logSize(), 4_000_000, "the records went into the preallocated blocks")
+        } else {
+            XCTAssertEqual(info["redo_preallocated_bytes"], "0", "\(info)")
+            XCTAssertLessThan(logSize(), 1_000_000)
+        }
         client.close()
         _ = server.stop(signal: SIGKILL)
 
@@ -398,6 +420,23 @@ final class RedoLogTests: XCTestCase {
         again.close()
         XCTAssertEqual(restarted.stop(), 0)
         XCTAssertEqual(try consistencyProblems(db), [])
+        let stopped = [UInt8](try Data(contentsOf: URL(fileURLWithPath: logPath)))
+        if safety {
+            XCTAssertEqual(stopped.count, 4_000_000, "a clean stop keeps the preallocated blocks")
+            XCTAssertTrue(stopped.prefix(RedoLog.headerBytes).allSatisfy { $0 == 0 }, "and zeroes the header")
+            XCTAssertNil(RedoLog.parse(stopped))
+            // A start over that file replays nothing and keeps serving what the database holds.
+            let third = try ServerProcess(arguments: arguments)
+            let check = try third.client()
+            XCTAssertEqual(infoFields(try check.run("SQLITE.INFO"))["redo_replayed_at_open"], "0")
+            let final = try keyspaceDump(check)
+            XCTAssertEqual(final.count, before.count)
+            for (key, value) in before { XCTAssertEqual(final[key], value, "key \(key)") }
+            check.close()
+            XCTAssertEqual(third.stop(), 0)
+        } else {
+            XCTAssertEqual(stopped.count, 0, "a clean stop empties the log")
+        }
     }
 
     /// A hash field TTL that only the log held when the server was killed: after the replay the
