@@ -728,13 +728,15 @@ final class Storage {
         // Every insert, update or delete of a key row evicts that key's cache entry; an insert
         // or update also retires the absent entries (Cache.swift, rule 4); a delete drops the
         // row's pending writes (`flushKeyWrites`, invariant 2).
+        // Called for every row written (2.5% of a SET's instructions with a retain/release
+        // pair per object, so none is taken): the storage owns the connection and outlives it.
         sqlite3_update_hook(connection.handle, { context, operation, _, table, rowid in
             guard let context, let table, strcmp(table, "redis_keys") == 0 else { return }
-            let storage = Unmanaged<Storage>.fromOpaque(context).takeUnretainedValue()
-            if operation == SQLITE_DELETE { storage.keyRowDeleted(id: rowid) }
-            guard let cache = storage.cache else { return }
-            if operation != SQLITE_DELETE { cache.keyRowWritten(id: rowid) }
-            cache.invalidate(id: rowid)
+            // Safe: `close()` removes the hook before the connection (and so any call) ends,
+            // and the storage lives until then.
+            Unmanaged<Storage>.fromOpaque(context)._withUnsafeGuaranteedRef {
+                $0.keyRowChanged(deleted: operation == SQLITE_DELETE, id: rowid)
+            }
         }, Unmanaged.passUnretained(self).toOpaque())
         // WAL checkpoints move off the loop thread when another connection can share the WAL
         // (not in EXCLUSIVE locking mode, where SQLite's own auto-checkpoint stays on).
@@ -1459,7 +1461,15 @@ final class Storage {
     }
 
     /// The update hook saw key row `id` deleted (invariant 2 of `flushKeyWrites`).
-    @inline(__always) fileprivate func keyRowDeleted(id: Int64) {
+    /// The update hook's work for a key row (see where it is installed).
+    @inline(__always) fileprivate func keyRowChanged(deleted: Bool, id: Int64) {
+        if deleted { keyRowDeleted(id: id) }
+        guard let cache else { return }
+        if !deleted { cache.keyRowWritten(id: id) }
+        cache.invalidate(id: id)
+    }
+
+    @inline(__always) private func keyRowDeleted(id: Int64) {
         if listEnds?.id == id { listEnds = nil }
         if !pendingKeyWrites.isEmpty && pendingKeyWrites[id] != nil { setPendingKeyWrite(id, nil) }
     }
