@@ -285,6 +285,81 @@ final class IntegrationTests: XCTestCase {
         XCTAssertEqual(Array(third.utf8).withByteView { cachedEntry(cache, $0) }?.id, 2)
     }
 
+    /// The cache's row id → slot index against a Dictionary under a random mix of inserts,
+    /// overwrites, removals (backward shift across the table end) and lookups, with ids of
+    /// every sign and ids that share a home bucket: it grows past its initial table, empties
+    /// keeping and dropping its table, and always answers as the model does.
+    func testIdIndexMatchesADictionary() throws {
+        var index = IdIndex()
+        var model: [Int64: Int32] = [:]
+        var seed: UInt64 = 0x1d1d
+        func next(_ bound: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(bound))
+        }
+        // Few distinct ids at first (long probe runs in a small table), then many (growth).
+        let extremes: [Int64] = [0, -1, 1, .min, .max, .min + 1, .max - 1]
+        func randomId(_ step: Int) -> Int64 {
+            let range = step < 20_000 ? 600 : 6_000
+            switch next(10) {
+            case 0: return extremes[next(extremes.count)]
+            case 1: return -Int64(next(range))
+            case 2: return Int64(next(range)) << 40  // many share the low bits
+            default: return Int64(next(range))
+            }
+        }
+        // Probe runs across the table's end: ids whose homes are the last and first buckets,
+        // removed in a scrambled order, the rest checked after each removal.
+        let capacity = IdIndex.initialCapacity
+        var wrapping: [Int64] = []
+        var candidate: Int64 = 0
+        while wrapping.count < 48 {
+            let home = IdIndex.home(candidate, capacity: capacity)
+            if home >= capacity - 4 || home <= 2 { wrapping.append(candidate) }
+            candidate += 1
+        }
+        for (slot, id) in wrapping.enumerated() { index[id] = Int32(slot) }
+        XCTAssertEqual(index.capacity, capacity, "no growth: the runs stay in one table")
+        var remaining = Dictionary(uniqueKeysWithValues: wrapping.enumerated().map { ($1, Int32($0)) })
+        while !remaining.isEmpty {
+            let id = remaining.keys.sorted()[next(remaining.count)]
+            index[id] = nil
+            remaining[id] = nil
+            for (id, slot) in remaining { XCTAssertEqual(index[id], slot, "id \(id) lost after a removal") }
+            XCTAssertEqual(index.count, remaining.count)
+        }
+        var peak = 0
+        for step in 0..<60_000 {
+            let id = randomId(step)
+            switch next(4) {
+            case 0, 1:
+                let slot = Int32(next(1_000_000))
+                index[id] = slot
+                model[id] = slot
+            case 2:
+                index[id] = nil
+                model[id] = nil
+            default:
+                XCTAssertEqual(index[id], model[id], "step \(step): id \(id)")
+            }
+            peak = max(peak, index.count)
+            XCTAssertEqual(index.count, model.count, "step \(step)")
+            if step % 2_000 == 0 || step == 59_999 {
+                for (id, slot) in model { XCTAssertEqual(index[id], slot, "step \(step): id \(id) lost") }
+                XCTAssertLessThanOrEqual(index.count * 2, index.capacity, "step \(step): at most half full")
+            }
+            if step == 30_000 || step == 45_000 {
+                let before = index.capacity
+                index.removeAll(keepingCapacity: step == 30_000)
+                model.removeAll()
+                XCTAssertEqual(index.count, 0)
+                XCTAssertEqual(index.capacity, step == 30_000 ? before : IdIndex.initialCapacity)
+                for id in extremes + (0..<600).map(Int64.init) { XCTAssertNil(index[id], "id \(id) after removeAll") }
+            }
+        }
+        XCTAssertGreaterThan(peak, IdIndex.initialCapacity / 2, "the index grew")
+    }
+
     /// A read of a missing key leaves an absent entry; every way a key can come to exist must
     /// retire it: a new row (SET and friends, the collection writes, the *STORE and move
     /// commands) and RENAME, which gives an existing row the key (an UPDATE, not an INSERT).
