@@ -108,6 +108,10 @@ enum ListSQL {
     /// The first ?2 rows from the head, or from the tail (pops, LMOVE, LPOS with gaps).
     static let fromHead: StaticString = "SELECT seq, value FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT ?2"
     static let fromTail: StaticString = "SELECT seq, value FROM redis_lists WHERE key_id = ?1 ORDER BY seq DESC LIMIT ?2"
+    /// The head, or tail, row of a list with its rowid (the pops without COUNT delete it by
+    /// rowid: one index seek fewer than a delete by seq).
+    static let headRow: StaticString = "SELECT seq, value, rowid FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT 1"
+    static let tailRow: StaticString = "SELECT seq, value, rowid FROM redis_lists WHERE key_id = ?1 ORDER BY seq DESC LIMIT 1"
     /// The seq of the row ?2 rows after the head, or before the tail (positions in a list with
     /// gaps: the index entries are counted, the rows are not read).
     static let offsetFromHead: StaticString = "SELECT seq FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT 1 OFFSET ?2"
@@ -232,6 +236,28 @@ extension Storage {
         statement.bind(2, from)
         statement.bind(3, to)
         try statement.run()
+        listRangeDeleted(id, from: from, to: to)
+    }
+
+    /// Pops one element from an end of non-empty list `id`: `body` gets its value, valid during
+    /// the call.
+    func listPopOne(_ id: Int64, end: ListEnd, _ body: (ByteView) -> Void) throws {
+        let row = try cached(end == .head ? ListSQL.headRow : ListSQL.tailRow)
+        row.bind(1, id)
+        defer { row.reset() }
+        guard try row.step() else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
+        let seq = row.int64(0), rowid = row.int64(2)
+        body(row.bytes(1))
+        row.reset()
+        try willWrite()
+        let delete = try cached("DELETE FROM redis_lists WHERE rowid = ?1")
+        delete.bind(1, rowid)
+        try delete.run()
+        listRangeDeleted(id, from: seq, to: seq)
+    }
+
+    /// `listEnds` after the rows of list `id` with seqs in [from, to] were deleted.
+    private func listRangeDeleted(_ id: Int64, from: Int64, to: Int64) {
         if listEnds?.id == id {
             // Invariant 1: a range that reaches an end takes it away (where the new end lies
             // is not known); a range strictly inside leaves both.
@@ -417,6 +443,11 @@ enum ListCommands {
     /// caller) and removes them.
     static func popElements(_ c: CommandCall, _ record: KeyRecord, end: ListEnd, take: Int64, now: Int64) throws {
         let storage = c.engine.storage
+        if take == 1 {
+            try storage.listPopOne(record.id, end: end) { c.reply.bulk($0) }
+            try storage.adjustCount(id: record.id, by: -1, now: now, known: record)
+            return
+        }
         let rows = try storage.cached(end == .head ? ListSQL.fromHead : ListSQL.fromTail)
         rows.bind(1, record.id)
         rows.bind(2, take)
