@@ -30,6 +30,9 @@ uint64_t cshim_heap_in_use(void) {
     return (uint64_t)info.uordblks + (uint64_t)info.hblkhd;
 }
 
+// SQLITE_ENABLE_PREUPDATE_HOOK makes sqlite3.h declare the preupdate API (the deleted-row watch
+// at the end of this file); the library may lack it, so the symbols are weak.
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
 // SQLite: memory statistics off (sqlite3_config is variadic, which Swift cannot call). With
 // them on, every sqlite3_malloc/free takes a process-wide mutex; RESPLite reads heap figures
 // from mallinfo2 instead. Must run before the first connection (sqlite3_initialize); later it
@@ -41,6 +44,7 @@ int cshim_sqlite_disable_memory_statistics(void) {
 
 // XXH64 (Yann Collet's xxHash, 64-bit variant): the checksum of redo log records. Reads
 // `length` bytes from `data` (unaligned loads through memcpy).
+#include <stdlib.h>
 #include <string.h>
 static const uint64_t XXH_P1 = 0x9E3779B185EBCA87ULL, XXH_P2 = 0xC2B2AE3D27D4EB4FULL,
                       XXH_P3 = 0x165667B19E3779F9ULL, XXH_P4 = 0x85EBCA77C2B2AE63ULL,
@@ -95,4 +99,63 @@ uint64_t cshim_xxh64(const void *data, size_t length, uint64_t seed) {
     h ^= h >> 29; h *= XXH_P3;
     h ^= h >> 32;
     return h;
+}
+
+// The deleted-row watch: a DELETE of one row hands its old values to the preupdate hook, so a
+// pop reads and deletes its element in one statement (a SELECT then a DELETE costs two index
+// seeks, two table seeks and two statements). The preupdate API exists only in builds with
+// SQLITE_ENABLE_PREUPDATE_HOOK (Debian's has it): weak references, null when it is missing.
+#pragma weak sqlite3_preupdate_hook
+#pragma weak sqlite3_preupdate_old
+
+int cshim_sqlite_preupdate_supported(void) {
+    return sqlite3_preupdate_hook != NULL && sqlite3_preupdate_old != NULL;
+}
+
+// Invariants: `bytes` is NULL or a malloc'd block of `capacity` bytes owned by the row; the hook
+// writes only while installed, on the connection's thread, during a step.
+static void deleted_row_hook(void *context, sqlite3 *db, int operation, const char *database,
+                             const char *table, sqlite3_int64 old_key, sqlite3_int64 new_key) {
+    (void)database; (void)table; (void)old_key; (void)new_key;
+    cshim_deleted_row *row = context;
+    if (operation != SQLITE_DELETE) return;
+    row->rows += 1;
+    if (row->rows > 1) return;  // the caller expects one row and checks `rows`
+    sqlite3_value *integer = NULL, *bytes = NULL;
+    if (sqlite3_preupdate_old(db, row->integer_column, &integer) != SQLITE_OK
+        || sqlite3_preupdate_old(db, row->bytes_column, &bytes) != SQLITE_OK) {
+        row->failed = 1;
+        return;
+    }
+    row->integer = sqlite3_value_int64(integer);
+    const void *source = sqlite3_value_blob(bytes);  // before _bytes: the blob form's length
+    int64_t count = sqlite3_value_bytes(bytes);
+    if (count > 0 && source == NULL) { row->failed = 1; return; }  // out of memory reading it
+    if (count > row->capacity) {
+        uint8_t *grown = realloc(row->bytes, (size_t)count);
+        if (grown == NULL) { row->failed = 1; return; }
+        row->bytes = grown;
+        row->capacity = count;
+    }
+    if (count > 0) memcpy(row->bytes, source, (size_t)count);
+    row->count = count;
+}
+
+void cshim_sqlite_watch_deleted_row(void *db, cshim_deleted_row *row) {
+    if (!cshim_sqlite_preupdate_supported()) return;
+    if (row != NULL) {
+        row->rows = 0;
+        row->failed = 0;
+        row->count = 0;
+        sqlite3_preupdate_hook(db, deleted_row_hook, row);
+    } else {
+        sqlite3_preupdate_hook(db, NULL, NULL);
+    }
+}
+
+void cshim_deleted_row_release_bytes(cshim_deleted_row *row) {
+    free(row->bytes);
+    row->bytes = NULL;
+    row->capacity = 0;
+    row->count = 0;
 }

@@ -108,8 +108,12 @@ enum ListSQL {
     /// The first ?2 rows from the head, or from the tail (pops, LMOVE, LPOS with gaps).
     static let fromHead: StaticString = "SELECT seq, value FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT ?2"
     static let fromTail: StaticString = "SELECT seq, value FROM redis_lists WHERE key_id = ?1 ORDER BY seq DESC LIMIT ?2"
-    /// The head, or tail, row of a list with its rowid (the pops without COUNT delete it by
-    /// rowid: one index seek fewer than a delete by seq).
+    /// A pop of one element: the head, or tail, row deleted, its seq and value read by the
+    /// preupdate hook (`SQLiteConnection.runDeletingOneRow`; the subquery reads only the index).
+    static let popHead: StaticString = "DELETE FROM redis_lists WHERE rowid = (SELECT rowid FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT 1)"
+    static let popTail: StaticString = "DELETE FROM redis_lists WHERE rowid = (SELECT rowid FROM redis_lists WHERE key_id = ?1 ORDER BY seq DESC LIMIT 1)"
+    /// Without the hook: the head, or tail, row with its rowid, then a delete by rowid (one
+    /// index seek fewer than a delete by seq).
     static let headRow: StaticString = "SELECT seq, value, rowid FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT 1"
     static let tailRow: StaticString = "SELECT seq, value, rowid FROM redis_lists WHERE key_id = ?1 ORDER BY seq DESC LIMIT 1"
     /// The seq of the row ?2 rows after the head, or before the tail (positions in a list with
@@ -242,6 +246,22 @@ extension Storage {
     /// Pops one element from an end of non-empty list `id`: `body` gets its value, valid during
     /// the call.
     func listPopOne(_ id: Int64, end: ListEnd, _ body: (ByteView) -> Void) throws {
+        if listPopsInOneStatement {
+            // One statement: an index seek, a table seek and the deletes (measured: half the
+            // SQLite work of a read and then a delete).
+            try willWrite()
+            let pop = try cached(end == .head ? ListSQL.popHead : ListSQL.popTail)
+            pop.bind(1, id)
+            var seq: Int64 = 0
+            let popped = try connection.runDeletingOneRow(pop, integerColumn: 1, bytesColumn: 2) { rowSeq, value in
+                seq = rowSeq
+                body(value)
+            }
+            guard popped else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
+            listRangeDeleted(id, from: seq, to: seq)
+            listPopsOneStatement += 1
+            return
+        }
         let row = try cached(end == .head ? ListSQL.headRow : ListSQL.tailRow)
         row.bind(1, id)
         defer { row.reset() }
@@ -444,7 +464,8 @@ enum ListCommands {
     static func popElements(_ c: CommandCall, _ record: KeyRecord, end: ListEnd, take: Int64, now: Int64) throws {
         let storage = c.engine.storage
         if take == 1 {
-            try storage.listPopOne(record.id, end: end) { c.reply.bulk($0) }
+            let reply = c.reply  // the closure captures the writer, not the whole call
+            try storage.listPopOne(record.id, end: end) { reply.bulk($0) }
             try storage.adjustCount(id: record.id, by: -1, now: now, known: record)
             return
         }

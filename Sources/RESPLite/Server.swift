@@ -46,6 +46,10 @@ public struct ServerOptions: Sendable {
     public var redoLog = RedoLogOptions()
     /// LREM renumbers at most this many list rows to close the gap it leaves (spec/commands.md, "Storage of a list").
     public var listRenumberMaxRows = ListLimits.renumberMaxRows
+    /// A pop of one element (LPOP, RPOP, BLPOP... without COUNT) reads and deletes it in one
+    /// statement, through SQLite's preupdate hook, where SQLite has the hook (Debian's does);
+    /// false, or without it: a read, then a delete (tests run both).
+    public var listPopsInOneStatement = true
 
     public init() {}
 
@@ -211,6 +215,7 @@ public final class RESPLiteServer: @unchecked Sendable {
                 """)
         }
         storage.listRenumberMaxRows = options.listRenumberMaxRows
+        storage.listPopsInOneStatement = options.listPopsInOneStatement && SQLiteConnection.canWatchDeletedRows
         let engine = Engine(storage: storage, options: options, logger: logger)
         let core = ServerCore(engine: engine, protocolLimits: options.protocolLimits,
                               networkLimits: options.networkLimits, logger: logger)

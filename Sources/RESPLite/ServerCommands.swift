@@ -367,6 +367,7 @@ enum ServerCommands {
             ("list_ranges_rowid_order", String(storage.listRangesInRowidOrder)),
             ("list_ranges_rowid_order_missed", String(storage.listRangesOutOfRowidOrder)),
             ("list_ends_remembered", String(storage.listEndsRemembered)),
+            ("list_pops_one_statement", String(storage.listPopsOneStatement)),
         ]
         if let redo = storage.redoLog {
             lines += [("redo_log", "enabled"), ("redo_turns_logged", String(redo.turnsLogged)),

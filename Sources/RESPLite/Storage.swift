@@ -122,6 +122,11 @@ final class SQLiteConnection {
         for statement in statements { statement.finalize() }
         statements.removeAll()
         sqlite3_close_v2(handle)
+        if let deletedRow {
+            cshim_deleted_row_release_bytes(deletedRow)
+            deletedRow.deallocate()
+            self.deletedRow = nil
+        }
     }
 
     var lastError: SQLiteError {
@@ -165,6 +170,46 @@ final class SQLiteConnection {
         }
         if result == SQLITE_DONE { return nil }
         throw lastError
+    }
+
+    /// Whether SQLite has the preupdate API (built with SQLITE_ENABLE_PREUPDATE_HOOK, as
+    /// Debian's is): `runDeletingOneRow` needs it.
+    static let canWatchDeletedRows = cshim_sqlite_preupdate_supported() != 0
+    /// Bytes of a deleted row's value kept for the next one (a larger copy is freed after use).
+    static let deletedRowKeptBytes = 64 * 1024
+    /// The row `runDeletingOneRow` watches for; allocated at its first use, freed at `close`.
+    private var deletedRow: UnsafeMutablePointer<cshim_deleted_row>?
+
+    /// Runs `statement`, a DELETE of exactly one row, and gives `body` that row's column
+    /// `integerColumn` (an integer) and `bytesColumn` (bytes, valid during the call), copied by
+    /// the preupdate hook as SQLite deletes the row. Returns false, with the statement run, if
+    /// it deleted no row. Requires `canWatchDeletedRows`.
+    func runDeletingOneRow(_ statement: Statement, integerColumn: Int32, bytesColumn: Int32,
+                           _ body: (Int64, ByteView) -> Void) throws -> Bool {
+        precondition(Self.canWatchDeletedRows, "SQLite has no preupdate hook")
+        let row: UnsafeMutablePointer<cshim_deleted_row>
+        if let existing = deletedRow {
+            row = existing
+        } else {
+            row = .allocate(capacity: 1)
+            row.initialize(to: cshim_deleted_row())
+            deletedRow = row
+        }
+        row.pointee.integer_column = integerColumn
+        row.pointee.bytes_column = bytesColumn
+        // Safe: the hook writes `row` only during the step below (one thread, invariant 1);
+        // `row` lives until `close`, after the watch is removed.
+        cshim_sqlite_watch_deleted_row(UnsafeMutableRawPointer(handle), row)
+        defer { cshim_sqlite_watch_deleted_row(UnsafeMutableRawPointer(handle), nil) }
+        try statement.run()
+        let deleted = row.pointee
+        guard deleted.failed == 0 else { throw SQLiteError(code: SQLITE_NOMEM, message: "out of memory copying a deleted row") }
+        assert(deleted.rows <= 1, "the statement deletes one row")
+        guard deleted.rows == 1 else { return false }
+        // Safe: `bytes` holds `count` bytes until the next watched delete or the release below.
+        body(deleted.integer, ByteView(base: deleted.count > 0 ? UnsafeRawPointer(deleted.bytes) : nil, count: Int(deleted.count)))
+        if deleted.capacity > Self.deletedRowKeptBytes { cshim_deleted_row_release_bytes(row) }
+        return true
     }
 
     var changes: Int { Int(sqlite3_changes(handle)) }
@@ -579,6 +624,10 @@ final class Storage {
     /// LREM closes the gap it leaves in a list by renumbering rows only when at most this many
     /// move (`ServerOptions.listRenumberMaxRows`); beyond, the list keeps its gaps.
     var listRenumberMaxRows: Int64 = ListLimits.renumberMaxRows
+    /// A pop of one element reads and deletes it in one statement (`ServerOptions.listPopsInOneStatement`).
+    var listPopsInOneStatement = SQLiteConnection.canWatchDeletedRows
+    /// Pops done that way (SQLITE.INFO `list_pops_one_statement`).
+    var listPopsOneStatement = 0
     /// Scratch for LRANGE read tail first: where each element's reply starts (reused, at most
     /// `ListLimits.reversedRangeMaxElements` entries).
     var replySegmentStarts: [Int] = []

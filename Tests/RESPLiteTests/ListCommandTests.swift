@@ -1,6 +1,7 @@
 // List commands: differential tests against a real redis-server, TTL, persistence, binary
 // elements, concurrency, and the query plans that keep large lists fast.
 
+import CSQLite
 import Foundation
 import XCTest
 @testable import RESPLite
@@ -40,9 +41,11 @@ func withListZSetRunner(configure: @escaping (inout ServerOptions) -> Void = { _
 /// Runs list steps twice: with the default renumbering (LREM keeps short lists dense) and
 /// with `listRenumberMaxRows` 0, so that every LREM away from the ends leaves a gap and the
 /// positional commands run their gap paths (rows counted from the nearer end).
+/// The second run also pops one element by a read and then a delete: the path of a SQLite
+/// without the preupdate hook (the default pops in one statement).
 func withEachListLayout(_ body: (ListZSetDifferential) throws -> Void, file: StaticString = #filePath, line: UInt = #line) throws {
     try withListZSetRunner(body, file: file, line: line)
-    try withListZSetRunner(configure: { $0.listRenumberMaxRows = 0 }, body, file: file, line: line)
+    try withListZSetRunner(configure: { $0.listRenumberMaxRows = 0; $0.listPopsInOneStatement = false }, body, file: file, line: line)
 }
 
 /// The plan SQLite chooses for a statement, one detail line per step.
@@ -67,7 +70,7 @@ final class ListZSetResultBox: @unchecked Sendable {
 
 final class ListCommandTests: XCTestCase {
     func testPushPopAndRangesMatchRedis() throws {
-        try withListZSetRunner { r in
+        try withEachListLayout { r in
             try r.run("push-pop", [
                 ["RPUSH", "l", "a", "b", "c"], ["LPUSH", "l", "z", "y"], ["LRANGE", "l", "0", "-1"], ["LLEN", "l"],
                 ["LPOP", "l"], ["RPOP", "l"], ["LRANGE", "l", "0", "-1"],
@@ -295,6 +298,42 @@ final class ListCommandTests: XCTestCase {
             // The pushes did take ends from memory (the path under test ran).
             let fields = infoFields(try server.client().run("SQLITE.INFO"))
             XCTAssertGreaterThan(Int(fields["list_ends_remembered"] ?? "") ?? 0, 50)
+        }
+    }
+
+    /// One-element pops hand back every value byte for byte, empty and large ones (past the
+    /// 64 KB the deleted-row copy keeps) among them, in one statement or, switched off, by a
+    /// read and a delete; SQLITE.INFO shows which ran.
+    func testOneElementPopsReturnEveryValueExactly() throws {
+        var seed: UInt64 = 0x9099
+        func bytes(_ count: Int) -> [UInt8] {
+            (0..<count).map { _ in
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                return UInt8(truncatingIfNeeded: seed >> 33)
+            }
+        }
+        // The hook is found exactly when the SQLite in use was built with it (Debian's is).
+        XCTAssertEqual(SQLiteConnection.canWatchDeletedRows, sqlite3_compileoption_used("ENABLE_PREUPDATE_HOOK") == 1)
+        let values: [[UInt8]] = [[], bytes(200_000), Array("x".utf8), bytes(70_000), [0, 13, 10, 255], bytes(1), bytes(65_536), []]
+        for oneStatement in [true, false] {
+            let server = try TestServer(configure: { $0.listPopsInOneStatement = oneStatement })
+            let client = try server.client()
+            XCTAssertEqual(try client.command([Array("RPUSH".utf8), Array("l".utf8)] + values), int(Int64(values.count)))
+            var remaining = values
+            var step = 0
+            while !remaining.isEmpty {
+                let fromHead = step % 3 != 2
+                let expected = fromHead ? remaining.removeFirst() : remaining.removeLast()
+                let reply = try client.run(fromHead ? "LPOP" : "RPOP", "l")
+                XCTAssertEqual(reply, .bulk(expected), "pop \(step) (one statement: \(oneStatement))")
+                XCTAssertEqual(try client.run("LLEN", "l"), int(Int64(remaining.count)))
+                step += 1
+            }
+            XCTAssertEqual(try client.run("EXISTS", "l"), int(0))
+            XCTAssertEqual(try client.run("RPOP", "l"), .null)
+            let pops = Int(infoFields(try client.run("SQLITE.INFO"))["list_pops_one_statement"] ?? "") ?? -1
+            XCTAssertEqual(pops, oneStatement && SQLiteConnection.canWatchDeletedRows ? values.count : 0)
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
         }
     }
 

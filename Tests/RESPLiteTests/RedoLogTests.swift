@@ -384,7 +384,9 @@ final class RedoLogTests: XCTestCase {
             case 10: commands.append(["LPUSH", k, "wrongtype-or-list"])
             case 11: commands.append(["RENAME", "c\(n % 3)", "c\((n + 1) % 3)"])
             case 12: commands.append(["DEL", "k\((n + 3) % 37)"])
-            case 13: commands.append(["LMOVE", l, "l\((n + 1) % 7)", "LEFT", "RIGHT"])
+            case 13:
+                // LMOVE, and the one-element pops (one DELETE whose row the preupdate hook reads).
+                commands.append(n % 32 == 13 ? ["LMOVE", l, "l\((n + 1) % 7)", "LEFT", "RIGHT"] : [n % 64 == 29 ? "LPOP" : "RPOP", l])
             case 14: commands.append(["ZINCRBY", z, "2.25", "m\(n % 23)"])
             default: commands.append(["EXPIRE", h, "\(600 + Int.random(in: 0..<100, using: &random))"])
             }

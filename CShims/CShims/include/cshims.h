@@ -45,6 +45,25 @@ void cshim_wal_buffer_statistics(uint64_t *frames, uint64_t *writes);
 // Test hook: the next `count` buffer writes fail with SQLITE_IOERR_WRITE instead of writing.
 void cshim_wal_buffer_fail_next_writes(int count);
 
+// The deleted-row watch (cshims.c): while installed on a connection (`db`: its sqlite3*), the
+// preupdate hook copies two columns of the row a DELETE removes: `integer_column` as an integer
+// and `bytes_column` as bytes. Supported when SQLite has the preupdate API.
+typedef struct {
+    int32_t integer_column;
+    int32_t bytes_column;
+    int32_t rows;       // rows deleted while watched (only the first is copied)
+    int32_t failed;     // a column could not be read or copied (out of memory)
+    int64_t integer;
+    uint8_t *bytes;     // malloc'd, `capacity` bytes, owned by the row
+    int64_t count;
+    int64_t capacity;
+} cshim_deleted_row;
+int cshim_sqlite_preupdate_supported(void);
+// Installs the watch (clearing rows, failed, count); a NULL row removes it.
+void cshim_sqlite_watch_deleted_row(void *db, cshim_deleted_row *row);
+// Frees the copied bytes.
+void cshim_deleted_row_release_bytes(cshim_deleted_row *row);
+
 // XXH64 of `length` bytes: the checksum of redo log records (RedoLog.swift).
 #include <stddef.h>
 uint64_t cshim_xxh64(const void *data, size_t length, uint64_t seed);
