@@ -176,6 +176,42 @@ extension Array where Element == UInt8 {
 
 // MARK: - ByteBuffer
 
+/// A write cursor over bytes `ByteBuffer.appendReserved` set aside. Invariant: `offset` never
+/// passes `length` (each store checks), so stores stay inside the reserved bytes.
+struct ReservedBytes {
+    private let base: UnsafeMutableRawPointer
+    private let length: Int
+    private(set) var offset = 0
+
+    fileprivate init(base: UnsafeMutableRawPointer, length: Int) {
+        self.base = base
+        self.length = length
+    }
+
+    @inline(__always) mutating func byte(_ value: UInt8) {
+        precondition(offset < length, "inside the reserved bytes")
+        // Safe: checked just above.
+        base.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
+        offset += 1
+    }
+
+    @inline(__always) mutating func littleEndian<T: FixedWidthInteger>(_ value: T) {
+        precondition(offset + MemoryLayout<T>.size <= length, "inside the reserved bytes")
+        // Safe: checked just above; storeBytes needs no alignment (SE-0349).
+        base.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
+        offset += MemoryLayout<T>.size
+    }
+
+    @inline(__always) mutating func bytes(_ source: UnsafeRawBufferPointer) {
+        precondition(offset + source.count <= length, "inside the reserved bytes")
+        // Safe: checked just above; the source is another buffer.
+        if let from = source.baseAddress, source.count > 0 { (base + offset).copyMemory(from: from, byteCount: source.count) }
+        offset += source.count
+    }
+
+    @inline(__always) mutating func bytes(_ view: ByteView) { view.withUnsafeBytes { bytes($0) } }
+}
+
 /// A growable byte buffer that owns its memory: the per-connection input leftover and
 /// output queue. `readIndex` marks bytes already consumed (sent or parsed).
 public final class ByteBuffer {
@@ -369,6 +405,18 @@ public final class ByteBuffer {
         // Safe: reserve made room at offset count; storeBytes needs no alignment (SE-0349).
         storage!.storeBytes(of: value.littleEndian, toByteOffset: count, as: T.self)
         count += MemoryLayout<T>.size
+    }
+
+    /// Appends exactly `length` bytes, all written by `body` through a `ReservedBytes` cursor:
+    /// one capacity check for a record of many small fields (the redo log's statements).
+    @inline(__always) func appendReserved(_ length: Int, _ body: (inout ReservedBytes) -> Void) {
+        precondition(length >= 0)
+        reserve(length)
+        // Safe: reserve made room for `length` bytes at offset count; the cursor stays inside.
+        var cursor = ReservedBytes(base: storage! + count, length: length)
+        body(&cursor)
+        precondition(cursor.offset == length, "wrote exactly the bytes reserved")
+        count += length
     }
 
     /// Overwrites already written bytes at `offset` with an integer, little-endian (a header

@@ -63,15 +63,16 @@ public struct RedoLogOptions: Sendable {
     public init() {}
 }
 
-/// A value bound to a parameter of a captured statement.
+/// A value bound to a parameter of a captured statement. Trivial (no references), so a
+/// statement's array of them is copied and read without reference counting.
 enum CapturedValue {
     case null
     case integer(Int64)
     case real(Double)
     /// Bound SQLITE_STATIC: valid until the statement is stepped (Storage invariant 2).
     case blob(ByteView)
-    case bytes([UInt8])
-    case text(String)
+    /// Bound by copy: the bytes are the statement's `capturedCopies` at the parameter's index.
+    case copy(isText: Bool)
 }
 
 struct RedoLogError: Error, CustomStringConvertible {
@@ -204,10 +205,19 @@ final class RedoLog {
     /// Appends a statement's execution (its definition first if the epoch has not seen it). A
     /// turn that would pass `maxTurnBytes` is marked unloggable before anything is copied, so
     /// the buffer never holds more than that and one execution.
-    func record(_ statement: Statement, parameters: [CapturedValue]) {
+    func record(_ statement: Statement) {
         guard !turnUnloggable else { return }
+        let parameters = statement.captured
+        let copies = statement.capturedCopies
         var size = 7  // tag, number, count
-        for parameter in parameters { size += Self.serializedBytes(parameter) }
+        for index in parameters.indices {
+            switch parameters[index] {
+            case .null: size += 1
+            case .integer, .real: size += 9
+            case .blob(let view): size += 5 + view.count
+            case .copy: size += 5 + copies[index].count
+            }
+        }
         guard turn.count - turnPayloadStart + size <= options.maxTurnBytes,
               let number = self.number(for: statement) else {
             markTurnUnloggable()
@@ -223,10 +233,31 @@ final class RedoLog {
             definedInTurn[Int(number)] = true
             turnDefinitions.append((number, start))
         }
-        turn.append(Self.execTag)
-        turn.appendLittleEndian(number)
-        turn.appendLittleEndian(UInt16(parameters.count))
-        for parameter in parameters { append(parameter) }
+        turn.appendReserved(size) { out in
+            out.byte(Self.execTag)
+            out.littleEndian(number)
+            out.littleEndian(UInt16(parameters.count))
+            for index in parameters.indices {
+                switch parameters[index] {
+                case .null:
+                    out.byte(0)
+                case .integer(let integer):
+                    out.byte(1)
+                    out.littleEndian(integer)
+                case .real(let real):
+                    out.byte(2)
+                    out.littleEndian(real.bitPattern)
+                case .blob(let view):
+                    out.byte(3)
+                    out.littleEndian(UInt32(view.count))
+                    out.bytes(view)
+                case .copy(let isText):
+                    out.byte(isText ? 4 : 3)
+                    out.littleEndian(UInt32(copies[index].count))
+                    copies[index].withUnsafeBytes { out.bytes($0) }
+                }
+            }
+        }
         lastRecordStart = start
     }
 
@@ -246,41 +277,6 @@ final class RedoLog {
         }
         statement.redoNumber = Int64(number)
         return number
-    }
-
-    private static func serializedBytes(_ value: CapturedValue) -> Int {
-        switch value {
-        case .null: return 1
-        case .integer, .real: return 9
-        case .blob(let view): return 5 + view.count
-        case .bytes(let bytes): return 5 + bytes.count
-        case .text(let text): return 5 + text.utf8.count
-        }
-    }
-
-    private func append(_ value: CapturedValue) {
-        switch value {
-        case .null:
-            turn.append(0)
-        case .integer(let integer):
-            turn.append(1)
-            turn.appendLittleEndian(integer)
-        case .real(let real):
-            turn.append(2)
-            turn.appendLittleEndian(real.bitPattern)
-        case .blob(let view):
-            turn.append(3)
-            turn.appendLittleEndian(UInt32(view.count))
-            turn.append(view)
-        case .bytes(let bytes):
-            turn.append(3)
-            turn.appendLittleEndian(UInt32(bytes.count))
-            turn.append(bytes)
-        case .text(let text):
-            turn.append(4)
-            turn.appendLittleEndian(UInt32(text.utf8.count))
-            turn.append(text)
-        }
     }
 
     /// The last recorded statement failed (SQLite undid it): its operations go.

@@ -230,7 +230,10 @@ final class Statement {
     /// A write statement of a connection with a redo log: its executions are logged, with the
     /// values bound to its parameters (`captured`, by index - 1), at their first step.
     private let isCaptured: Bool
-    private var captured: [CapturedValue] = []
+    private(set) var captured: [CapturedValue] = []
+    /// The bytes of parameters bound by copy (`bindCopy`, `bindText`), by index - 1: what a
+    /// `.copy` in `captured` stands for.
+    private(set) var capturedCopies: [[UInt8]] = []
     private var loggedThisRun = false
     /// The redo log's number for this statement's SQL (-1: not numbered yet).
     var redoNumber: Int64 = -1
@@ -251,6 +254,13 @@ final class Statement {
         if isCaptured && index >= 1 && Int(index) <= captured.count { captured[Int(index) - 1] = value }
     }
 
+    private func captureCopy(_ index: Int32, _ bytes: [UInt8], isText: Bool) {
+        guard isCaptured && index >= 1 && Int(index) <= captured.count else { return }
+        if capturedCopies.isEmpty { capturedCopies = Array(repeating: [], count: captured.count) }
+        capturedCopies[Int(index) - 1] = bytes
+        captured[Int(index) - 1] = .copy(isText: isText)
+    }
+
     @inline(__always) func bind(_ index: Int32, _ view: ByteView) {
         view.withUnsafeBytes { bytes in
             // Safe: SQLITE_STATIC; invariant 2 keeps the bytes alive until reset.
@@ -266,14 +276,14 @@ final class Statement {
             _ = sqlite3_bind_blob64(handle, index, $0.baseAddress ?? UnsafeRawPointer(emptyBlobByte),
                                     sqlite3_uint64($0.count), sqliteTransient)
         }
-        capture(index, .bytes(bytes))
+        captureCopy(index, bytes, isText: false)
     }
 
     /// Binds text (copied by SQLite), or NULL.
     func bindText(_ index: Int32, _ text: String?) {
         guard let text else { bindNull(index); return }
         _ = sqlite3_bind_text(handle, index, text, -1, sqliteTransient)
-        capture(index, .text(text))
+        captureCopy(index, Array(text.utf8), isText: true)
     }
 
     func bindNull(_ index: Int32) {
@@ -301,7 +311,7 @@ final class Statement {
     @inline(__always) func step() throws -> Bool {
         isActive = true
         if isCaptured && !loggedThisRun {
-            connection.redoLog?.record(self, parameters: captured)
+            connection.redoLog?.record(self)
             loggedThisRun = true
         }
         let result = sqlite3_step(handle)
