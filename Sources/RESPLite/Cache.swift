@@ -421,8 +421,7 @@ final class HotCache {
             let slot = buckets[probe]
             if slot < 0 { return }
             let home = slots[Int(slot)].hash & bucketMask
-            let stays = hole <= probe ? (home > hole && home <= probe) : (home > hole || home <= probe)
-            if !stays {
+            if !backwardShiftKeepsInPlace(home: home, hole: hole, probe: probe) {
                 buckets[hole] = slot
                 slots[Int(slot)].bucket = Int32(hole)
                 buckets[probe] = -1
@@ -430,6 +429,13 @@ final class HotCache {
             }
         }
     }
+}
+
+/// Backward-shift deletion in a table with linear probing (the key table and `IdIndex`): after
+/// a hole, the entry at `probe` stays where it is when its home bucket lies cyclically in
+/// (hole, probe]; otherwise it moves into the hole.
+@inline(__always) func backwardShiftKeepsInPlace(home: Int, hole: Int, probe: Int) -> Bool {
+    hole <= probe ? (home > hole && home <= probe) : (home > hole || home <= probe)
 }
 
 /// Row id → slot of the hot cache: open addressing with linear probing and backward-shift
@@ -497,8 +503,7 @@ struct IdIndex {
         slots[bucket] = slot
     }
 
-    /// Backward-shift deletion (HotCache.clearBucket): an entry moves into the hole unless its
-    /// home lies cyclically in (hole, probe].
+    /// Backward-shift deletion, as HotCache.clearBucket (`backwardShiftKeepsInPlace`).
     private mutating func remove(_ id: Int64) {
         var hole = bucket(of: id)
         guard slots[hole] >= 0 else { return }
@@ -509,8 +514,7 @@ struct IdIndex {
             probe = (probe + 1) & mask
             if slots[probe] < 0 { return }
             let home = home(ids[probe])
-            let stays = hole <= probe ? (home > hole && home <= probe) : (home > hole || home <= probe)
-            if !stays {
+            if !backwardShiftKeepsInPlace(home: home, hole: hole, probe: probe) {
                 ids[hole] = ids[probe]
                 slots[hole] = slots[probe]
                 slots[probe] = -1

@@ -61,6 +61,11 @@ func normalizedRange(start: Int64, end: Int64, length: Int64) -> (Int64, Int64)?
 
 enum ListEnd { case head, tail }
 
+extension SQLiteError {
+    /// A list's rows fewer than its key row's count: the file is damaged (built once).
+    static let listShorterThanCount = SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count")
+}
+
 public enum ListLimits {
     /// LREM closes the gap it leaves by renumbering when at most this many rows move (the
     /// shorter side of a dense list, or a whole list this short); each moved row costs two
@@ -214,7 +219,7 @@ extension Storage {
         statement.bind(1, span.id)
         statement.bind(2, fromTail ? span.count - 1 - position : position)
         defer { statement.reset() }
-        guard try statement.step() else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
+        guard try statement.step() else { throw SQLiteError.listShorterThanCount }
         return statement.int64(0)
     }
 
@@ -257,7 +262,7 @@ extension Storage {
                 seq = rowSeq
                 body(value)
             }
-            guard popped else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
+            guard popped else { throw SQLiteError.listShorterThanCount }
             listRangeDeleted(id, from: seq, to: seq)
             listPopsOneStatement += 1
             return
@@ -265,7 +270,7 @@ extension Storage {
         let row = try cached(end == .head ? ListSQL.headRow : ListSQL.tailRow)
         row.bind(1, id)
         defer { row.reset() }
-        guard try row.step() else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
+        guard try row.step() else { throw SQLiteError.listShorterThanCount }
         let seq = row.int64(0), rowid = row.int64(2)
         body(row.bytes(1))
         row.reset()
@@ -482,7 +487,7 @@ enum ListCommands {
             c.reply.bulk(rows.bytes(1))
         }
         rows.reset()
-        guard let first, read == take else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
+        guard let first, read == take else { throw SQLiteError.listShorterThanCount }
         try storage.listDeleteRange(record.id, from: min(first, last), to: max(first, last))
         try storage.adjustCount(id: record.id, by: -take, now: now, known: record)
     }
@@ -880,7 +885,7 @@ enum ListCommands {
         read.bind(1, source.id)
         read.bind(2, Int64(1))
         defer { read.reset() }
-        guard try read.step() else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count") }
+        guard try read.step() else { throw SQLiteError.listShorterThanCount }
         let seq = read.int64(0)
         let value = read.bytes(1).array
         read.reset()
