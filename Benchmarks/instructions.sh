@@ -9,6 +9,7 @@
 # steady state, e.g. "-n 200000 -r 100000 -t zadd"); MEASURED: the arguments of the COUNT
 # requests counted under callgrind (e.g. "-r 100000 -t zadd", or a command such as
 # "-r 100000 zadd myzset XX __rand_int__ element:__rand_int__"). PIPELINE=16 adds -P 16.
+# SERVER_ARGS adds server flags (e.g. "--pipeline-run-max-commands 1").
 # Prints "instructions_per_request: N". KEEP_PROFILE=FILE keeps the callgrind output there
 # (`callgrind_annotate FILE | head -40` lists where the instructions go).
 #
@@ -30,7 +31,8 @@ wait_ready() {  # up to 60 s (valgrind starts slowly)
 }
 
 # 1. The steady state, natively.
-"$binary" --port "$port" --db "$work/bench.db" --log-level error >/dev/null 2>&1 &
+# shellcheck disable=SC2086
+"$binary" --port "$port" --db "$work/bench.db" --log-level error ${SERVER_ARGS:-} >/dev/null 2>&1 &
 server=$!
 wait_ready
 # shellcheck disable=SC2086
@@ -40,7 +42,7 @@ kill "$server"; wait "$server" 2>/dev/null || true
 # 2. The same database under callgrind, instrumentation off until the warm-up is done.
 objcopy --strip-debug "$binary" "$work/server"
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.out" \
-    "$work/server" --port "$port" --db "$work/bench.db" --log-level error --network-backend epoll \
+    "$work/server" --port "$port" --db "$work/bench.db" --log-level error --network-backend epoll ${SERVER_ARGS:-} \
     >/dev/null 2>"$work/valgrind.log" &
 server=$!
 wait_ready

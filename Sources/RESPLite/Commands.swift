@@ -106,6 +106,44 @@ public struct CommandCall {
 
 public typealias CommandHandler = (CommandCall) throws -> Void
 
+/// Consecutive pipelined calls of one command on one key, of one shape, executed as one
+/// (spec/protocol.md, "Pipelined runs"): the run handler writes one reply per call, exactly
+/// what the calls one by one would have written. The call passed with it holds the first
+/// call's arguments.
+struct PipelineRun {
+    /// The calls' arguments end to end, `arity` per call (names included).
+    let arguments: [ByteView]
+    /// Arguments of each call (all calls of a run have the same count).
+    let arity: Int
+    /// Calls in the run (at least 2).
+    let count: Int
+
+    /// Argument `index` of call `call`.
+    @inline(__always) func argument(_ call: Int, _ index: Int) -> ByteView {
+        assert(call < count && index < arity, "a call of the run")
+        return arguments[call * arity + index]
+    }
+
+    /// The arguments of one call, for running it alone.
+    func call(_ call: Int) -> [ByteView] {
+        Array(arguments[(call * arity)..<((call + 1) * arity)])
+    }
+}
+
+/// Bounds on pipelined runs.
+public enum PipelineRunLimits {
+    /// Calls in one run by default (`ServerOptions.pipelineRunMaxCommands`): bounds the run's
+    /// argument array and what one run handler does at once.
+    public static let defaultMaxCommands = 64
+    /// The largest `pipelineRunMaxCommands` accepted.
+    public static let maxCommands = 1024
+}
+
+/// Runs a pipelined run. It must check everything a call could fail on before its first
+/// write (as `validatesBeforeWriting` handlers do) and throw then: the dispatcher then runs the
+/// calls one by one, so each gets its own reply or error.
+typealias RunHandler = (CommandCall, PipelineRun) throws -> Void
+
 /// A command's metadata and handler. Arity follows Redis: positive = exact argument count
 /// (including the name), negative = at least that many. A class: dispatch passes one
 /// reference per request instead of copying the names and the handler.
@@ -124,10 +162,17 @@ public final class Command {
     public internal(set) var numkeysIndex = 0
     public let group: String
     let handler: CommandHandler
+    /// Calls with exactly `runArity` arguments may be executed as a pipelined run by
+    /// `runHandler` (0: never).
+    let runArity: Int
+    let runHandler: RunHandler?
 
     init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),
-         group: String, handler: @escaping CommandHandler) {
+         group: String, handler: @escaping CommandHandler, run: (arity: Int, handler: RunHandler)? = nil) {
+        precondition(run == nil || (keys.0 == 1 && run!.arity >= 2), "a run is of calls on one key, argument 1")
         self.name = name
+        self.runArity = run?.arity ?? 0
+        self.runHandler = run?.handler
         self.publicName = name
         self.arity = arity
         self.flags = flags
@@ -140,7 +185,8 @@ public final class Command {
 
     /// The same command under another public name (a rename policy; the shared tables stay).
     func renamed(_ newName: String) -> Command {
-        let copy = Command(name, arity: arity, flags: flags, keys: (firstKey, lastKey, keyStep), group: group, handler: handler)
+        let copy = Command(name, arity: arity, flags: flags, keys: (firstKey, lastKey, keyStep), group: group, handler: handler,
+                           run: runHandler.map { (runArity, $0) })
         copy.publicName = newName
         copy.numkeysIndex = numkeysIndex
         return copy

@@ -55,6 +55,9 @@ struct EngineStats {
     var expiredKeysSwept: Int64 = 0
     var expiredFieldsSwept: Int64 = 0
     var sweeps: Int64 = 0
+    /// Pipelined runs executed as one (SQLITE.INFO `pipeline_runs`), and their calls.
+    var pipelineRuns: Int64 = 0
+    var pipelineRunCalls: Int64 = 0
 }
 
 /// One SLOWLOG entry (arguments copied and truncated as Redis does).
@@ -153,7 +156,7 @@ final class Engine {
     // MARK: Execution
 
     /// Runs one parsed request. `args` is non-empty; its views are valid during this call.
-    func execute(_ client: Client, _ args: [ByteView]) {
+    func execute(_ client: Client, _ args: [ByteView], command: Command? = nil) {
         stats.commandsProcessed += 1
         if client.batchStart < 0 {
             client.batchStart = client.output.count
@@ -163,7 +166,7 @@ final class Engine {
         client.batchCommands += 1
         let replyStart = client.output.count
         let modeBefore = client.replyMode
-        dispatch(client, args)
+        dispatch(client, args, command: command)
         applyReplyMode(client, replyStart: replyStart, modeBefore: modeBefore)
         client.batchEnd = client.output.count
     }
@@ -188,8 +191,8 @@ final class Engine {
     }
 
     /// Lookup, checks, the handler, and what is recorded about it.
-    private func dispatch(_ client: Client, _ args: [ByteView]) {
-        guard let command = table.lookup(args[0]) else {
+    private func dispatch(_ client: Client, _ args: [ByteView], command: Command?) {
+        guard let command = command ?? table.lookup(args[0]) else {
             let message = table.isUnsupported(args[0]) ? CommandError.notSupported.message : unknownCommandMessage(args)
             if client.inMulti { client.multiFailed = true }
             client.reply.error(message)
@@ -229,10 +232,68 @@ final class Engine {
         recordSlowlog(client, args, durationMicros: finished - started)
     }
 
-    /// Runs a command's handler: in the turn's transaction unless it needs no storage, in its
-    /// own savepoint, with WATCH and keyspace-event bookkeeping after a write. Returns the
-    /// failure, if any (not yet written to the client).
-    private func run(_ client: Client, _ command: Command, _ args: [ByteView], ownSavepoint: Bool = true) -> Error? {
+    // MARK: Pipelined runs (spec/protocol.md)
+
+    /// Whether a call of `command` with this many arguments may start a pipelined run for
+    /// `client`: the command has a run handler for that shape, and nothing would tell the calls
+    /// apart from one call (MULTI queueing, CLIENT REPLY, MONITOR, keyspace events, AUTH, RESP2
+    /// subscribed mode). Waiters on the key are no obstacle: they are served after the turn's
+    /// commit either way.
+    @inline(__always) func mayStartRun(_ client: Client, _ command: Command, argumentCount: Int) -> Bool {
+        command.runArity == argumentCount && options.pipelineRunMaxCommands > 1 && !client.inMulti
+            && client.replyMode == .on && client.subscriptionCount == 0 && monitors.isEmpty
+            && notifyKeyspaceEvents.isEmpty && (requirePassword == nil || client.authenticated)
+    }
+
+    /// Executes a pipelined run as one command of `run.count` calls: each call is counted,
+    /// and answered, as if it had run alone. If the run handler refuses (an error any call
+    /// would answer), the calls run one by one instead.
+    func executeRun(_ client: Client, _ command: Command, _ run: PipelineRun) {
+        assert(run.count >= 2 && run.arity == command.runArity && run.arguments.count == run.count * run.arity)
+        if client.batchStart < 0 {
+            client.batchStart = client.output.count
+            client.batchEnd = client.batchStart
+            batchClients.append(client)
+        }
+        client.lastCommandName = command.name
+        let replyStart = client.output.count
+        let ownSavepoint = !command.flags.contains(.validatesBeforeWriting)
+        let started = monotonicMicros()
+        let failure = self.run(client, command, Array(run.arguments[0..<run.arity]), ownSavepoint: ownSavepoint, pipelineRun: run)
+        if failure != nil && !storage.batchLost {
+            // Nothing of the run was kept (refused before writing, or its savepoint rolled back).
+            client.output.truncate(to: replyStart)
+            for call in 0..<run.count { execute(client, run.call(call), command: command) }
+            return
+        }
+        let finished = monotonicMicros()
+        stats.commandsProcessed += Int64(run.count)
+        stats.pipelineRuns += 1
+        stats.pipelineRunCalls += Int64(run.count)
+        client.batchCommands += run.count
+        client.lastCommandAt = finished / 1000
+        if storage.batchLost {
+            // As `dispatch`: each call answers the error, then the whole batch does.
+            client.output.truncate(to: replyStart)
+            let message = Self.message(for: failure ?? storage.connection.lastError)
+            for call in 0..<run.count { fail(client, run.call(call), message) }
+            client.batchEnd = client.output.count
+            failBatch(failure ?? storage.connection.lastError)
+            return
+        }
+        client.batchEnd = client.output.count
+        let perCallMicros = (finished - started) / Int64(run.count)
+        if slowlogSlowerThanMicros >= 0 && perCallMicros >= slowlogSlowerThanMicros {
+            for call in 0..<run.count { recordSlowlog(client, run.call(call), durationMicros: perCallMicros) }
+        }
+    }
+
+    /// Runs a command's handler (or, with `pipelineRun`, its run handler): in the turn's
+    /// transaction unless it needs no storage, in its own savepoint, with WATCH and
+    /// keyspace-event bookkeeping after a write. Returns the failure, if any (not yet written
+    /// to the client).
+    private func run(_ client: Client, _ command: Command, _ args: [ByteView], ownSavepoint: Bool = true,
+                     pipelineRun: PipelineRun? = nil) -> Error? {
         let call = CommandCall(args: args, client: client, engine: self, reply: client.reply, name: command.name)
         if command.flags.contains(.noStorage) {
             do { try command.handler(call) } catch { return error }
@@ -245,7 +306,7 @@ final class Engine {
             storage.savepointPerCommand = ownSavepoint
             defer { storage.savepointPerCommand = true }
             do {
-                try command.handler(call)
+                if let pipelineRun { try command.runHandler!(call, pipelineRun) } else { try command.handler(call) }
             } catch {
                 failure = error
             }
@@ -260,7 +321,7 @@ final class Engine {
                 storage.abandonBatchTransaction()
             }
             if wrote {
-                changesSinceSave += 1
+                changesSinceSave += Int64(pipelineRun?.count ?? 1)
                 keysModified(command, args)
             }
         } catch {

@@ -14,7 +14,8 @@
 import Foundation
 
 let hashCommands: [Command] = [
-    Command("hset", arity: -4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "hash", handler: HashCommands.hset),
+    Command("hset", arity: -4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "hash", handler: HashCommands.hset,
+            run: (4, HashCommands.hsetRun)),
     Command("hmset", arity: -4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "hash", handler: HashCommands.hmset),
     Command("hsetnx", arity: 4, flags: [.write, .denyOOM, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hsetnx),
     Command("hget", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "hash", handler: HashCommands.hget),
@@ -266,6 +267,21 @@ enum HashCommands {
     /// HSET key field value [field value ...] → number of fields created.
     static func hset(_ c: CommandCall) throws {
         try setFields(c)
+    }
+
+    /// A pipelined run of `HSET key field value`: each call answers 1 if its field was new
+    /// (a field set twice in the run is new once), as the calls one by one would.
+    static func hsetRun(_ c: CommandCall, _ run: PipelineRun) throws {
+        let now = currentTimeMillis()
+        let storage = c.engine.storage
+        let record = try storage.hashForWrite(c.args[1], now: now)
+        var created: Int64 = 0
+        for call in 0..<run.count {
+            let new = try storage.hashSet(record.id, run.argument(call, 2), run.argument(call, 3))
+            if new { created += 1 }
+            c.reply.integer(new ? 1 : 0)
+        }
+        try storage.adjustCount(id: record.id, by: created, now: now, known: record)
     }
 
     /// HMSET key field value [field value ...] → OK (deprecated form of HSET).

@@ -14,12 +14,16 @@
 import Foundation
 
 let listCommands: [Command] = [
-    Command("lpush", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpush)),
-    Command("rpush", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpush)),
+    Command("lpush", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpush),
+            run: (3, { try ListCommands.pushRun($0, $1, end: .head) })),
+    Command("rpush", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpush),
+            run: (3, { try ListCommands.pushRun($0, $1, end: .tail) })),
     Command("lpushx", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpushx)),
     Command("rpushx", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpushx)),
-    Command("lpop", arity: -2, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpop)),
-    Command("rpop", arity: -2, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpop)),
+    Command("lpop", arity: -2, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lpop),
+            run: (2, { try ListCommands.popRun($0, $1, end: .head) })),
+    Command("rpop", arity: -2, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.rpop),
+            run: (2, { try ListCommands.popRun($0, $1, end: .tail) })),
     Command("llen", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.llen)),
     Command("lrange", arity: 4, flags: [.readonly], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lrange)),
     Command("lindex", arity: 3, flags: [.readonly], keys: (1, 1, 1), group: "list", handler: guarded(ListCommands.lindex)),
@@ -433,7 +437,34 @@ enum ListCommands {
         c.reply.integer(length)
     }
 
+    /// A pipelined run of `[L|R]PUSH key element`: one push of every element, in order; each
+    /// call answers the length right after its own element, as it would alone.
+    static func pushRun(_ c: CommandCall, _ run: PipelineRun, end: ListEnd) throws {
+        let storage = c.engine.storage
+        let now = currentTimeMillis()
+        let record = try storage.collectionForWrite(c.args[1], type: .list, now: now).record
+        var values: [ByteView] = []
+        values.reserveCapacity(run.count)
+        for call in 0..<run.count { values.append(run.argument(call, 2)) }
+        let length = try storage.listPush(record, values: values[...], at: end, now: now)
+        for call in 0..<run.count { c.reply.integer(length - Int64(run.count - 1 - call)) }
+    }
+
     // MARK: Pop
+
+    /// A pipelined run of `[L|R]POP key` (no count): as many elements as calls in one pop,
+    /// each call answering its element, and null once the list is empty.
+    static func popRun(_ c: CommandCall, _ run: PipelineRun, end: ListEnd) throws {
+        let storage = c.engine.storage
+        let now = currentTimeMillis()
+        let calls = Int64(run.count)
+        var take: Int64 = 0
+        if let record = try storage.collectionForRead(c.args[1], type: .list, now: now) {
+            take = min(calls, record.count)
+            try popElements(c, record, end: end, take: take, now: now)
+        }
+        for _ in take..<calls { c.reply.null() }
+    }
 
     static func lpop(_ c: CommandCall) throws { try popGeneric(c, end: .head) }
     static func rpop(_ c: CommandCall) throws { try popGeneric(c, end: .tail) }

@@ -189,6 +189,9 @@ final class ServerCore {
     private var nextClientId: Int64 = 1
     /// Clients with replies to send at the end of this turn.
     private(set) var flushList: [Client] = []
+    /// Parses ahead for pipelined runs (`collectRun`), and the run's arguments (capacity reused).
+    private var runParser: RequestParser
+    private var runArguments: [ByteView] = []
 
     var totalConnections: Int64 = 0
     var rejectedConnections: Int64 = 0
@@ -208,6 +211,7 @@ final class ServerCore {
         self.protocolLimits = protocolLimits
         self.networkLimits = networkLimits
         self.logger = logger
+        self.runParser = RequestParser(limits: protocolLimits)
         engine.core = self
     }
 
@@ -367,10 +371,24 @@ final class ServerCore {
                 // Safe: spans lie within the frame (or the scratch) the parser just read.
                 client.argv.append(ByteView(base: span.length == 0 ? base : base! + span.offset, count: span.length))
             }
-            if !client.argv.isEmpty {
-                engine.execute(client, client.argv)
-                if client.subscriptionCount == 0 { enforceOutputLimit(client) }
+            guard !client.argv.isEmpty else { return consumed }
+            var command: Command? = nil
+            if !inline && consumed < frame.count {
+                command = engine.table.lookup(client.argv[0])  // passed on: looked up once
             }
+            if let runnable = command, engine.mayStartRun(client, runnable, argumentCount: client.argv.count) {
+                // Pipelined: the next requests, already here, may continue a run.
+                let run = collectRun(client, runnable, after: UnsafeRawBufferPointer(rebasing: frame[consumed...]))
+                if run.count > 1 {
+                    engine.executeRun(client, runnable, PipelineRun(arguments: runArguments, arity: client.argv.count, count: run.count))
+                    runArguments.removeAll(keepingCapacity: true)
+                    client.argv.removeAll(keepingCapacity: true)
+                    if client.subscriptionCount == 0 { enforceOutputLimit(client) }
+                    return consumed + run.consumed
+                }
+            }
+            engine.execute(client, client.argv, command: command)
+            if client.subscriptionCount == 0 { enforceOutputLimit(client) }
             client.argv.removeAll(keepingCapacity: true)
             return consumed
         case .needMore:
@@ -379,6 +397,41 @@ final class ServerCore {
             protocolError(client, message)
             return nil
         }
+    }
+
+    /// Collects the requests after `client.argv` in `rest` that continue its run: complete
+    /// multibulk frames calling the same command on the same key with as many arguments, up to
+    /// `pipelineRunMaxCommands` calls. Leaves every call's arguments in `runArguments` and
+    /// returns the calls (1 = no run) and the bytes of `rest` they take. The views point into
+    /// `rest`, which stays valid until `receive` returns.
+    private func collectRun(_ client: Client, _ command: Command, after rest: UnsafeRawBufferPointer) -> (count: Int, consumed: Int) {
+        let arity = client.argv.count
+        let limit = engine.options.pipelineRunMaxCommands
+        runArguments.removeAll(keepingCapacity: true)
+        runArguments.append(contentsOf: client.argv)
+        var count = 1
+        var offset = 0
+        while count < limit && offset < rest.count && rest[offset] == UInt8(ascii: "*") {
+            let frame = UnsafeRawBufferPointer(rebasing: rest[offset...])
+            guard case .complete(let consumed, false) = runParser.parse(frame) else {
+                runParser.reset()
+                break
+            }
+            let spans = runParser.spans
+            guard spans.count == arity else { break }
+            // Safe: spans lie within `frame`, which the parser just read.
+            let name = ByteView(base: frame.baseAddress! + spans[0].offset, count: spans[0].length)
+            let key = ByteView(base: spans[1].length == 0 ? frame.baseAddress : frame.baseAddress! + spans[1].offset, count: spans[1].length)
+            guard key == client.argv[1], engine.table.lookup(name) === command else { break }
+            runArguments.append(name)
+            runArguments.append(key)
+            for span in spans[2...] {
+                runArguments.append(ByteView(base: span.length == 0 ? frame.baseAddress : frame.baseAddress! + span.offset, count: span.length))
+            }
+            offset += consumed
+            count += 1
+        }
+        return (count, offset)
     }
 
     /// Runs the requests a client sent while it was blocked.

@@ -50,6 +50,10 @@ public struct ServerOptions: Sendable {
     /// statement, through SQLite's preupdate hook, where SQLite has the hook (Debian's does);
     /// false, or without it: a read, then a delete (tests run both).
     public var listPopsInOneStatement = true
+    /// Longest pipelined run (spec/protocol.md, "Pipelined runs"): consecutive calls of LPUSH,
+    /// RPUSH, LPOP, RPOP, SADD, HSET or ZADD on one key, one element each, in one receive, are
+    /// executed as one call of the command's multi-element form. 1 = never.
+    public var pipelineRunMaxCommands = PipelineRunLimits.defaultMaxCommands
 
     public init() {}
 
@@ -196,6 +200,9 @@ public final class RESPLiteServer: @unchecked Sendable {
 
     private static func makeLoop(_ options: ServerOptions, wakeFD: Int32, logger: Logger, startup: StartupBox)
         throws -> (backend: NetworkBackend, storage: Storage, listenFD: Int32) {
+        guard (1...PipelineRunLimits.maxCommands).contains(options.pipelineRunMaxCommands) else {
+            throw ConfigurationError("pipelineRunMaxCommands must be between 1 and \(PipelineRunLimits.maxCommands), got \(options.pipelineRunMaxCommands)")
+        }
         let storage = try Storage(path: options.databasePath, template: options.pragmaTemplate,
                                   overrides: options.pragmaOverrides, cache: options.cache, logger: logger,
                                   serverChecks: true, redo: options.redoLog.enabled ? options.redoLog : nil)

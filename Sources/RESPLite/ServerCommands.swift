@@ -368,6 +368,8 @@ enum ServerCommands {
             ("list_ranges_rowid_order_missed", String(storage.listRangesOutOfRowidOrder)),
             ("list_ends_remembered", String(storage.listEndsRemembered)),
             ("list_pops_one_statement", String(storage.listPopsOneStatement)),
+            ("pipeline_runs", String(c.engine.stats.pipelineRuns)),
+            ("pipeline_run_calls", String(c.engine.stats.pipelineRunCalls)),
         ]
         if let redo = storage.redoLog {
             lines += [("redo_log", "enabled"), ("redo_turns_logged", String(redo.turnsLogged)),

@@ -9,7 +9,8 @@
 import Foundation
 
 let setCommands: [Command] = [
-    Command("sadd", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "set", handler: SetCommands.sadd),
+    Command("sadd", arity: -3, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "set", handler: SetCommands.sadd,
+            run: (3, SetCommands.saddRun)),
     Command("srem", arity: -3, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "set", handler: SetCommands.srem),
     Command("smembers", arity: 2, flags: [.readonly], keys: (1, 1, 1), group: "set", handler: SetCommands.smembers),
     Command("sismember", arity: 3, flags: [.readonly, .fast], keys: (1, 1, 1), group: "set", handler: SetCommands.sismember),
@@ -133,6 +134,20 @@ enum SetCommands {
         // key always gets its first member, so it never stays at count 0).
         if added > 0 { try storage.adjustCount(id: record.id, by: added, now: now, known: record) }
         c.reply.integer(added)
+    }
+
+    /// A pipelined run of `SADD key member`: each call answers 1 if its member was new.
+    static func saddRun(_ c: CommandCall, _ run: PipelineRun) throws {
+        let now = currentTimeMillis()
+        let storage = c.engine.storage
+        let (record, _) = try storage.collectionForWrite(c.args[1], type: .set, now: now)
+        var added: Int64 = 0
+        for call in 0..<run.count {
+            let new = try storage.setAdd(record.id, run.argument(call, 2))
+            if new { added += 1 }
+            c.reply.integer(new ? 1 : 0)
+        }
+        if added > 0 { try storage.adjustCount(id: record.id, by: added, now: now, known: record) }
     }
 
     /// SREM key member [member ...] → number of members removed.

@@ -8,7 +8,8 @@
 import Foundation
 
 let zsetCommands: [Command] = [
-    Command("zadd", arity: -4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zadd)),
+    Command("zadd", arity: -4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zadd),
+            run: (4, ZSetCommands.zaddRun)),
     Command("zincrby", arity: 4, flags: [.write, .denyOOM, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zincrby)),
     Command("zrem", arity: -3, flags: [.write, .fast, .validatesBeforeWriting], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zrem)),
     Command("zcard", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "sorted_set", handler: guarded(ZSetCommands.zcard)),
@@ -433,6 +434,34 @@ enum ZSetCommands {
 
     /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
     static func zadd(_ c: CommandCall) throws { try zaddGeneric(c, incrOnly: false) }
+
+    /// A pipelined run of `ZADD key score member` (no options): each call answers 1 if its
+    /// member was new. Every score is checked before the first write (an option word such as
+    /// NX is not a score: such a run runs call by call).
+    static func zaddRun(_ c: CommandCall, _ run: PipelineRun) throws {
+        var scores: [Double] = []
+        scores.reserveCapacity(run.count)
+        for call in 0..<run.count { scores.append(try parseScore(run.argument(call, 2))) }
+        let storage = c.engine.storage
+        let now = currentTimeMillis()
+        let record = try storage.collectionForWrite(c.args[1], type: .zset, now: now).record
+        var added: Int64 = 0, updated: Int64 = 0
+        for call in 0..<run.count {
+            switch try storage.zsetSetScore(record.id, run.argument(call, 3), scores[call], insert: true) {
+            case .added:
+                added += 1
+                c.reply.integer(1)
+            case .updated:
+                updated += 1
+                c.reply.integer(0)
+            case .unchanged:
+                c.reply.integer(0)
+            }
+        }
+        if added > 0 || updated > 0 || record.count == 0 {
+            try storage.adjustCount(id: record.id, by: added, now: now, known: record)
+        }
+    }
 
     /// ZINCRBY key increment member
     static func zincrby(_ c: CommandCall) throws { try zaddGeneric(c, incrOnly: true) }

@@ -76,6 +76,9 @@ struct RESPLiteCommand: ParsableCommand {
     @Option(name: .customLong("redo-idle-commit-ms"), help: "SQLite commits what the redo log holds once the server has been idle this long. Default 1.")
     var redoIdleCommitMs: Int?
 
+    @Option(name: .customLong("pipeline-run-max-commands"), help: "Longest pipelined run of LPUSH/RPUSH/LPOP/RPOP/SADD/HSET/ZADD calls on one key executed as one (1 = never). Default 64.")
+    var pipelineRunMaxCommands: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -163,6 +166,12 @@ struct RESPLiteCommand: ParsableCommand {
         if let redoDeferBytes {
             guard redoDeferBytes > 0 else { throw ValidationError("--redo-defer-bytes must be > 0") }
             options.redoLog.maxDeferBytes = redoDeferBytes
+        }
+        if let pipelineRunMaxCommands {
+            guard (1...PipelineRunLimits.maxCommands).contains(pipelineRunMaxCommands) else {
+                throw ValidationError("--pipeline-run-max-commands must be between 1 and \(PipelineRunLimits.maxCommands)")
+            }
+            options.pipelineRunMaxCommands = pipelineRunMaxCommands
         }
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
 

@@ -397,10 +397,16 @@ final class RedoLogTests: XCTestCase {
             _ = try client.pipeline(chunk.map { $0.map { Array($0.utf8) } })
             _ = try client.pipeline([["MULTI"], ["INCR", "tx"], ["SADD", "txs", "t\(start)"], ["SPOP", "s1"], ["EXEC"]].map { $0.map { Array($0.utf8) } })
         }
+        // Pipelined runs (one call of the multi-element form each) are logged like any write.
+        let runs: [[String]] = (0..<20).map { ["RPUSH", "runlist", "r\($0)"] } + (0..<6).map { _ in ["LPOP", "runlist"] }
+            + (0..<9).map { _ in ["RPOP", "runlist"] } + (0..<12).map { ["ZADD", "runz", "\($0 % 5)", "m\($0 % 7)"] }
+            + (0..<12).map { ["HSET", "runh", "f\($0 % 8)", "\($0)"] } + (0..<12).map { ["SADD", "runs", "m\($0 % 9)"] }
+        _ = try client.pipeline(runs.map { $0.map { Array($0.utf8) } })
         let before = try keyspaceDump(client)
         XCTAssertGreaterThan(before.count, 40)
         let info = infoFields(try client.run("SQLITE.INFO"))
         XCTAssertEqual(info["redo_committed_turn"], "0", "nothing committed before the kill: \(info)")
+        XCTAssertGreaterThanOrEqual(Int(info["pipeline_runs"] ?? "") ?? 0, 5, "\(info)")
         XCTAssertGreaterThan(Int(info["redo_turns_logged"] ?? "") ?? 0, 16, "\(info)")
         if safety {
             XCTAssertEqual(info["redo_preallocated_bytes"], "4000000", "\(info)")
