@@ -169,6 +169,20 @@ final class Engine {
         dispatch(client, args, command: command)
         applyReplyMode(client, replyStart: replyStart, modeBefore: modeBefore)
         client.batchEnd = client.output.count
+        if !readyKeys.isEmpty && !servingReadyKeys { serveWaitersAfterCommand() }
+    }
+
+    /// Set while waiters are being served, so that their own commands do not serve again.
+    private var servingReadyKeys = false
+
+    /// As Redis after every command: the waiters of keys the command made ready are served now,
+    /// in the same turn (a pipelined LPUSH after the one that fed a BLPOP sees the list that
+    /// BLPOP left). Bounded by `maxWakeupRounds`; what is left is served after the commit.
+    private func serveWaitersAfterCommand() {
+        servingReadyKeys = true
+        defer { servingReadyKeys = false }
+        var rounds = 0
+        while rounds < Self.maxWakeupRounds && serveReadyKeys() { rounds += 1 }
     }
 
     /// CLIENT REPLY OFF drops every reply (its own included); SKIP drops its own and the
@@ -237,11 +251,10 @@ final class Engine {
     /// Whether a call of `command` with this many arguments may start a pipelined run for
     /// `client`: the command has a run handler for that shape, and nothing would tell the calls
     /// apart from one call (MULTI queueing, CLIENT REPLY, MONITOR, keyspace events, AUTH, RESP2
-    /// subscribed mode). Waiters on the key are no obstacle: they are served after the turn's
-    /// commit either way.
+    /// subscribed mode, blocked clients: each call may serve a waiter).
     @inline(__always) func mayStartRun(_ client: Client, _ command: Command, argumentCount: Int) -> Bool {
         command.runArity == argumentCount && options.pipelineRunMaxCommands > 1 && !client.inMulti
-            && client.replyMode == .on && client.subscriptionCount == 0 && monitors.isEmpty
+            && client.replyMode == .on && client.subscriptionCount == 0 && monitors.isEmpty && waitersByKey.isEmpty
             && notifyKeyspaceEvents.isEmpty && (requirePassword == nil || client.authenticated)
     }
 
@@ -414,7 +427,8 @@ final class Engine {
     static let maxWakeupRounds = 8
 
     /// Ends the loop turn: commits the batch (or logs it in the redo log), then the replies may
-    /// be sent. Waiters on keys written in the batch are then served in a batch of their own.
+    /// be sent. Waiters are served after each command (`serveWaitersAfterCommand`); those left
+    /// over by its round limit are served here, in a batch of their own.
     func endTurn(idle: Bool = true) {
         commitTurnBatch(idle: idle)
         var rounds = 0

@@ -19,6 +19,51 @@ final class BlockingTests: XCTestCase {
         return client
     }
 
+    /// Pipelined writes that feed waiters, on redis-server and on RESPLite: as in Redis, each
+    /// write's waiters are served before the next request of the pipeline runs, so the replies
+    /// of the later writes and the elements the waiters get are Redis' own.
+    func testPipelinedPushesServeWaitersBetweenRequestsAsRedisDoes() throws {
+        let redisServer = try RedisServerProcess()
+        let server = try TestServer()
+        typealias Connect = () throws -> RESPClient
+        let scenarios: [(waiters: [[String]], pipeline: [[String]])] = [
+            ([["BLPOP", "q", "5"]], [["LPUSH", "q", "a"], ["LPUSH", "q", "b"], ["LPUSH", "q", "c"], ["LRANGE", "q", "0", "-1"]]),
+            ([["BRPOP", "r", "5"], ["BRPOP", "r", "5"]], [["RPUSH", "r", "a"], ["RPUSH", "r", "b"], ["RPUSH", "r", "c"], ["RPUSH", "r", "d"], ["LRANGE", "r", "0", "-1"]]),
+            ([["BLMOVE", "src", "dst", "LEFT", "RIGHT", "5"], ["BLPOP", "dst", "5"]],
+             [["RPUSH", "src", "x"], ["RPUSH", "src", "y"], ["LLEN", "dst"], ["LRANGE", "src", "0", "-1"]]),
+            ([["BZPOPMIN", "z", "5"]], [["ZADD", "z", "3", "c"], ["ZADD", "z", "1", "a"], ["ZADD", "z", "2", "b"], ["ZRANGE", "z", "0", "-1"]]),
+        ]
+        func run(_ connect: Connect, blockedBefore: (Int) throws -> Void) throws -> [RESPValue] {
+            let setup = try connect()
+            _ = try setup.run("FLUSHALL")
+            var results: [RESPValue] = []
+            for scenario in scenarios {
+                var waiters: [RESPClient] = []
+                for (index, words) in scenario.waiters.enumerated() {
+                    let waiter = try connect()
+                    waiter.enqueue(words.map { Array($0.utf8) })
+                    try waiter.flush()
+                    try blockedBefore(index + 1)
+                    waiters.append(waiter)
+                }
+                let pusher = try connect()
+                results += try pusher.pipeline(scenario.pipeline.map { $0.map { Array($0.utf8) } })
+                for waiter in waiters { results.append(try waiter.readReply()) }
+            }
+            return results
+        }
+        func blocked(_ client: RESPClient, _ count: Int) throws {
+            XCTAssertTrue(try eventually { Int(try infoField(client, section: "clients", "blocked_clients") ?? "") == count })
+        }
+        let redisObserver = try redisServer.client()
+        let expected = try run({ try redisServer.client() }, blockedBefore: { try blocked(redisObserver, $0) })
+        let liteObserver = try server.client()
+        let replies = try run({ try server.client() }, blockedBefore: { try blocked(liteObserver, $0) })
+        XCTAssertEqual(replies, expected)
+        XCTAssertEqual(expected.first, int(1))
+        XCTAssertEqual(expected[1], int(1), "Redis: the BLPOP took 'a' before the second LPUSH")
+    }
+
     func testPushWakesWaiterAtEitherEnd() throws {
         try forEachBackend { server in
             let pusher = try server.client()

@@ -65,8 +65,12 @@ final class PipelineRunTests: XCTestCase {
     func testPipelinedRunsAnswerAsRedisDoesCallByCall() throws {
         let redisServer = try RedisServerProcess()
         let redis = try redisServer.client()
-        for (seed, maxRun) in [(UInt64(7), PipelineRunLimits.defaultMaxCommands), (UInt64(11), 5), (UInt64(7), 1)] {
-            let server = try TestServer(configure: { $0.pipelineRunMaxCommands = maxRun })
+        let configurations: [(UInt64, Int, NetworkBackendChoice)] = [
+            (7, PipelineRunLimits.defaultMaxCommands, .auto), (11, 5, .auto), (7, 1, .auto),
+            (13, PipelineRunLimits.defaultMaxCommands, .epoll),
+        ]
+        for (seed, maxRun, backend) in configurations {
+            let server = try TestServer(backend: backend, configure: { $0.pipelineRunMaxCommands = maxRun })
             let lite = try server.client()
             _ = try redis.run("FLUSHALL")
             let commands = script(seed: seed)
