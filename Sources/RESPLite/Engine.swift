@@ -251,11 +251,12 @@ final class Engine {
     /// Whether a call of `command` with this many arguments may start a pipelined run for
     /// `client`: the command has a run handler for that shape, and nothing would tell the calls
     /// apart from one call (MULTI queueing, CLIENT REPLY, MONITOR, keyspace events, AUTH, RESP2
-    /// subscribed mode, blocked clients: each call may serve a waiter).
-    @inline(__always) func mayStartRun(_ client: Client, _ command: Command, argumentCount: Int) -> Bool {
-        command.runArity == argumentCount && options.pipelineRunMaxCommands > 1 && !client.inMulti
-            && client.replyMode == .on && client.subscriptionCount == 0 && monitors.isEmpty && waitersByKey.isEmpty
+    /// subscribed mode, clients blocked on the key: each call may serve one of them).
+    @inline(__always) func mayStartRun(_ client: Client, _ command: Command, _ args: [ByteView]) -> Bool {
+        command.runArity == args.count && options.pipelineRunMaxCommands > 1 && !client.inMulti
+            && client.replyMode == .on && client.subscriptionCount == 0 && monitors.isEmpty
             && notifyKeyspaceEvents.isEmpty && (requirePassword == nil || client.authenticated)
+            && (waitersByKey.isEmpty || waitersByKey[args[1].array] == nil)
     }
 
     /// Executes a pipelined run as one command of `run.count` calls: each call is counted,

@@ -376,7 +376,7 @@ final class ServerCore {
             if !inline && consumed < frame.count {
                 command = engine.table.lookup(client.argv[0])  // passed on: looked up once
             }
-            if let runnable = command, engine.mayStartRun(client, runnable, argumentCount: client.argv.count) {
+            if let runnable = command, engine.mayStartRun(client, runnable, client.argv) {
                 // Pipelined: the next requests, already here, may continue a run.
                 let run = collectRun(client, runnable, after: UnsafeRawBufferPointer(rebasing: frame[consumed...]))
                 if run.count > 1 {

@@ -118,6 +118,31 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertEqual(Int(infoFields(try writer.run("SQLITE.INFO"))["pipeline_runs"] ?? ""), 1)
     }
 
+    /// A client blocked on another key does not stop runs; one blocked on the run's key does
+    /// until it is served (right after the first call, as in Redis).
+    func testRunsAndBlockedClients() throws {
+        let server = try TestServer()
+        let writer = try server.client()
+        func runs() throws -> Int { Int(infoFields(try writer.run("SQLITE.INFO"))["pipeline_runs"] ?? "") ?? -1 }
+        let elsewhere = try server.client()
+        elsewhere.enqueue(words("BLPOP", "other", "5"))
+        try elsewhere.flush()
+        try waitForBlockedClients(server, atLeast: 1)
+        XCTAssertEqual(try writer.pipeline((0..<4).map { words("RPUSH", "q", "v\($0)") }), (1...4).map { .integer(Int64($0)) })
+        XCTAssertEqual(try runs(), 1, "a waiter on another key")
+        let waiter = try server.client()
+        waiter.enqueue(words("BLPOP", "q2", "5"))
+        try waiter.flush()
+        try waitForBlockedClients(server, atLeast: 2)
+        XCTAssertEqual(try writer.pipeline((0..<4).map { words("RPUSH", "q2", "v\($0)") }), [1, 1, 2, 3].map { .integer(Int64($0)) })
+        XCTAssertEqual(try waiter.readReply(), .array([.bulk(Array("q2".utf8)), .bulk(Array("v0".utf8))]))
+        // The first call fed the waiter alone; the three after it, with nobody left waiting, ran as one.
+        XCTAssertEqual(try runs(), 2)
+        XCTAssertEqual(infoFields(try writer.run("SQLITE.INFO"))["pipeline_run_calls"], "7")
+        XCTAssertEqual(try writer.run("RPUSH", "other", "x"), .integer(1))
+        XCTAssertEqual(try elsewhere.readReply(), .array([.bulk(Array("other".utf8)), .bulk(Array("x".utf8))]))
+    }
+
     func testTheRunLimitIsChecked() {
         for bad in [0, PipelineRunLimits.maxCommands + 1] {
             XCTAssertThrowsError(try TestServer(configure: { $0.pipelineRunMaxCommands = bad }), "limit \(bad)")
