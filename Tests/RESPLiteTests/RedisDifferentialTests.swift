@@ -1,5 +1,6 @@
 // Differential tests: identical command sequences against a real redis-server and RESPLite,
-// replies compared one by one. Only values that legitimately differ are normalised:
+// replies compared one by one; each script then runs again as one pipeline (all requests in one
+// write: turn batching and pipelined runs must not change a reply). Only values that legitimately differ are normalised:
 //  - TTL / EXPIRETIME within ±1 s, PTTL / PEXPIRETIME within ±300 ms (the two servers run a
 //    command a few microseconds apart; prefix a command with "=" to compare it exactly);
 //  - SCAN: cursors and page boundaries differ, so a non-error SCAN is compared by running the
@@ -78,6 +79,40 @@ final class DifferentialRunner {
         _ = try lite.run("FLUSHALL")
         for (index, step) in steps.enumerated() {
             try runStep(name: name, index: index, step)
+        }
+        try runPipelined(name, steps)
+    }
+
+    /// Commands whose replies depend on more than the script (iterations, blocking, time) stay
+    /// out of the pipelined pass.
+    private static let notPipelined: Set<String> = [
+        "scan", "sscan", "hscan", "zscan", "blpop", "brpop", "blmove", "brpoplpush", "blmpop",
+        "bzpopmin", "bzpopmax", "bzmpop", "debug", "client", "monitor", "subscribe", "psubscribe",
+        "ssubscribe", "wait", "shutdown", "save", "bgsave", "flushall", "flushdb", "swapdb", "select",
+    ]
+
+    /// The same script again as one pipeline (every request in one write, so RESPLite runs them
+    /// in as few loop turns as it reads, with pipelined runs): each reply must still be Redis'.
+    /// Scripts with directives or with the commands above are skipped.
+    private func runPipelined(_ name: String, _ steps: [[String]]) throws {
+        let pipelinable = steps.allSatisfy { step in
+            !step[0].hasPrefix("~") && !Self.notPipelined.contains(step[0].trimmingCharacters(in: CharacterSet(charactersIn: "=")).lowercased())
+        }
+        guard pipelinable else { return }
+        _ = try redis.run("FLUSHALL")
+        _ = try lite.run("FLUSHALL")
+        let commands = steps.map { step -> [[UInt8]] in
+            var words = step
+            if words[0].hasPrefix("=") { words[0].removeFirst() }
+            return words.map(escapedBytes)
+        }
+        let redisReplies = try redis.pipeline(commands)
+        let liteReplies = try lite.pipeline(commands)
+        for (index, step) in steps.enumerated() {
+            compared += 1
+            if let problem = try difference(commands[index], redisReplies[index], liteReplies[index], exact: step[0].hasPrefix("=")) {
+                mismatches.append("[\(name) pipelined #\(index)] \(step.joined(separator: " ")): \(problem)")
+            }
         }
     }
 
