@@ -176,6 +176,25 @@ extension Storage {
     @discardableResult
     func hashSet(_ id: Int64, _ field: ByteView, _ value: ByteView, keepTTL: Bool = false) throws -> Bool {
         try willWrite()
+        if hashWrites.preferred {
+            // A bulk load: the field is likely new (`InsertFirst`).
+            if try hashInsert(id, field, value) { return true }
+            try hashUpdate(id, field, value, keepTTL: keepTTL)
+            hashWrites.record(created: false)
+            return false
+        }
+        if try hashUpdate(id, field, value, keepTTL: keepTTL) {
+            hashWrites.record(created: false)
+            return false
+        }
+        let inserted = try hashInsert(id, field, value)
+        assert(inserted, "the UPDATE found no field")
+        hashWrites.record(created: true)
+        return true
+    }
+
+    /// Overwrites a field's value; false if the hash has no such field.
+    private func hashUpdate(_ id: Int64, _ field: ByteView, _ value: ByteView, keepTTL: Bool) throws -> Bool {
         // With no field TTL in the database, clearing one is a no-op, and leaving expires_at out
         // of the UPDATE spares SQLite the upkeep of the two partial indexes on it.
         let update = try keepTTL || !hashFieldTTLsMayExist ? cached(HashSQL.updateKeepingTTL) : cached(HashSQL.updateClearingTTL)
@@ -183,13 +202,17 @@ extension Storage {
         update.bind(2, field)
         update.bind(3, value)
         try update.run()
-        if connection.changes > 0 { return false }
+        return connection.changes > 0
+    }
+
+    /// Adds a field (no TTL); false if the hash has it already.
+    private func hashInsert(_ id: Int64, _ field: ByteView, _ value: ByteView) throws -> Bool {
         let insert = try cached(HashSQL.insert)
         insert.bind(1, id)
         insert.bind(2, field)
         insert.bind(3, value)
         try insert.run()
-        return true
+        return connection.changes > 0
     }
 
     /// Deletes one field; true if it existed. The caller adjusts the count.

@@ -565,6 +565,22 @@ struct ScannedKey {
 
 /// The SQLite side of the engine: named operations over cached statements, and the
 /// group-commit transaction. Owned by the event-loop thread.
+/// Whether a write that creates a row or else updates it (an HSET field, a ZADD member) tries
+/// the INSERT first: a write that updates tries its UPDATE first and pays a seek that finds
+/// nothing when the row is new, a write that inserts pays the same when the row exists. After
+/// `threshold` writes in a row that all created their row (a bulk load), the INSERT goes first,
+/// until a write finds its row. A hint only: both orders give the same rows and replies.
+struct InsertFirst {
+    static let threshold = 4
+    private var createdInARow = 0
+
+    var preferred: Bool { createdInARow >= Self.threshold }
+
+    mutating func record(created: Bool) {
+        createdInARow = created ? min(createdInARow + 1, Self.threshold) : 0
+    }
+}
+
 final class Storage {
     let connection: SQLiteConnection
     let path: String
@@ -627,6 +643,9 @@ final class Storage {
     /// migration tool writing field TTLs: `noticeFieldTTLsWrittenElsewhere`); set by every
     /// write of a field TTL (`hashSetFieldExpiry`, before the write); never cleared while open.
     var hashFieldTTLsMayExist = true
+    /// Which statement HSET's field write and ZADD's member write try first (`InsertFirst`).
+    var hashWrites = InsertFirst()
+    var zsetWrites = InsertFirst()
     /// `PRAGMA data_version` when `hashFieldTTLsMayExist` was last read from the file (another
     /// connection's commit changes it).
     private var fieldTTLsCheckedAtDataVersion: Int64 = -1

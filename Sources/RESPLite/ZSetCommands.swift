@@ -218,14 +218,30 @@ extension Storage {
     /// than a write statement that does nothing (measured: NX +6%, GT +1% without the read).
     func zsetSetScore(_ id: Int64, _ member: ByteView, _ score: Double, insert: Bool) throws -> ZSetScoreChange {
         try willWrite()
+        if insert && zsetWrites.preferred {
+            // A bulk load: the member is likely new (`InsertFirst`).
+            if try zsetInsert(id, member, score) { return .added }
+            zsetWrites.record(created: false)
+            return try zsetUpdateIfChanged(id, member, score) ? .updated : .unchanged
+        }
+        if try zsetUpdateIfChanged(id, member, score) {
+            zsetWrites.record(created: false)
+            return .updated
+        }
+        guard insert else { return .unchanged }
+        let added = try zsetInsert(id, member, score)
+        zsetWrites.record(created: added)
+        return added ? .added : .unchanged
+    }
+
+    /// Sets a member's score; false if the member is missing or already has that score.
+    private func zsetUpdateIfChanged(_ id: Int64, _ member: ByteView, _ score: Double) throws -> Bool {
         let update = try cached("UPDATE redis_zsets SET score = ?3 WHERE key_id = ?1 AND member = ?2 AND score <> ?3")
         update.bind(1, id)
         update.bind(2, member)
         update.bind(3, score)
         try update.run()
-        if connection.changes > 0 { return .updated }
-        guard insert else { return .unchanged }
-        return try zsetInsert(id, member, score) ? .added : .unchanged
+        return connection.changes > 0
     }
 
     /// Deletes one member; true if it existed.

@@ -234,6 +234,28 @@ final class RedisDifferentialTests: XCTestCase {
     // A unix time far in the future (2100-01-01) for EXAT/PXAT/EXPIREAT.
     static let future = "4102444800"
 
+    /// HSET and ZADD writes switch to INSERT-first after a run of new fields or members
+    /// (`InsertFirst`) and back at the first existing one: replies and contents stay Redis'.
+    func testBulkLoadsThenUpdatesOfHashesAndSortedSets() throws {
+        let threshold = InsertFirst.threshold
+        try withRunner { r in
+            var hash: [[String]] = (0..<(threshold + 6)).map { ["HSET", "h", "f\($0)", "v\($0)"] }
+            hash += [["HSET", "h", "f3", "x"], ["HSET", "h", "f100", "n"], ["HSET", "h", "f3", "y", "f101", "z"]]
+            hash += (0..<(threshold + 2)).map { ["HSET", "h", "g\($0)", "v"] }
+            hash += [["HSET", "h", "g1", "again", "g99", "new"], ["HSETNX", "h", "g2", "no"], ["HLEN", "h"],
+                     ["HMGET", "h", "f0", "f3", "f9", "f100", "f101", "g1", "g2", "g99", "nope"]]  // HGETALL's order is Redis' insertion order
+            try r.run("hash bulk load", hash)
+            var zset: [[String]] = (0..<(threshold + 6)).map { ["ZADD", "z", "\($0)", "m\($0)"] }
+            zset += [["ZADD", "z", "5", "m3"], ["ZADD", "z", "5", "m3"], ["ZADD", "z", "7", "m200"]]
+            zset += (0..<(threshold + 2)).map { ["ZADD", "z", "1.5", "n\($0)"] }
+            zset += [["ZADD", "z", "1.5", "n0"], ["ZADD", "z", "CH", "9", "n1"], ["ZADD", "z", "CH", "9", "n1"],
+                     ["ZADD", "z", "XX", "3", "nothere"], ["ZADD", "z", "XX", "CH", "4", "n2"]]
+            zset += (0..<(threshold + 1)).map { ["ZADD", "z", "2", "p\($0)"] }
+            zset += [["ZADD", "z", "2", "p0", "8", "p99"], ["ZCARD", "z"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"]]
+            try r.run("zset bulk load", zset)
+        }
+    }
+
     func testConnectionAndUnknownCommands() throws {
         try withRunner { r in
             try r.run("ping", [
