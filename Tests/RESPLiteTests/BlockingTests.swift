@@ -226,4 +226,63 @@ final class BlockingTests: XCTestCase {
             XCTAssertEqual(try consistencyProblems(server.databasePath), [])
         }
     }
+
+    /// Producers pipelining RPUSHes (runs when nobody waits on the list, one by one when
+    /// someone does), drainers pipelining RPOPs (runs) and BLPOP consumers, all at once: every
+    /// element is delivered exactly once.
+    func testPipelinedProducersDrainersAndBlockersLoseNothing() throws {
+        try forEachBackend { server in
+            let port = server.port
+            let consumers = 4, drainers = 2, producers = 4, batches = 25, perBatch = 10
+            let lock = NSLock()
+            var received: [String] = []
+            var producing = producers
+            let group = DispatchGroup()
+            func collect(_ values: [String]) { lock.lock(); received += values; lock.unlock() }
+            for _ in 0..<consumers {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    guard let client = try? RESPClient(port: port) else { return }
+                    while true {
+                        guard let reply = try? client.run("BLPOP", "work", "1") else { return }
+                        guard case .array(let pair) = reply, pair.count == 2, let value = pair[1].string else { return }
+                        collect([value])
+                    }
+                }.start()
+            }
+            for _ in 0..<drainers {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    guard let client = try? RESPClient(port: port) else { return }
+                    for _ in 0..<2_000 {
+                        lock.lock(); let done = producing == 0; lock.unlock()
+                        guard let replies = try? client.pipeline((0..<8).map { _ in [Array("RPOP".utf8), Array("work".utf8)] }) else { return }
+                        collect(replies.compactMap(\.string))
+                        if done && replies.allSatisfy({ $0 == .null }) { return }
+                        usleep(500)
+                    }
+                }.start()
+            }
+            for producer in 0..<producers {
+                group.enter()
+                Thread {
+                    defer { group.leave(); lock.lock(); producing -= 1; lock.unlock() }
+                    guard let client = try? RESPClient(port: port) else { return }
+                    for batch in 0..<batches {
+                        let pushes = (0..<perBatch).map { [Array("RPUSH".utf8), Array("work".utf8), Array("\(producer):\(batch):\($0)".utf8)] }
+                        _ = try? client.pipeline(pushes)
+                    }
+                }.start()
+            }
+            XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
+            let total = producers * batches * perBatch
+            XCTAssertEqual(received.count, total)
+            XCTAssertEqual(Set(received).count, total, "no element delivered twice")
+            XCTAssertEqual(try server.client().run("LLEN", "work"), int(0))
+            XCTAssertGreaterThan(Int(infoFields(try server.client().run("SQLITE.INFO"))["pipeline_runs"] ?? "") ?? 0, 0)
+            XCTAssertEqual(try consistencyProblems(server.databasePath), [])
+        }
+    }
 }
