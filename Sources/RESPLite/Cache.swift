@@ -35,6 +35,9 @@ public struct CacheOptions: Sendable {
     public var maxBytes = 64 * 1024 * 1024
     /// Strings larger than this are not cached (one huge value must not flush the cache).
     public var maxValueBytes = 256 * 1024
+    /// Sorted sets up to this many members get their ranks kept in memory once read twice
+    /// without a write between (`SortedSetRanks`); 0 = never.
+    public var sortedSetRankMaxMembers = SortedSetRanks.defaultMaxMembers
     public init() {}
 }
 

@@ -368,6 +368,10 @@ enum ServerCommands {
             ("list_ranges_rowid_order_missed", String(storage.listRangesOutOfRowidOrder)),
             ("list_ends_remembered", String(storage.listEndsRemembered)),
             ("list_pops_one_statement", String(storage.listPopsOneStatement)),
+            ("zset_rank_sets", String(storage.sortedSetRanks.setCount)),
+            ("zset_rank_bytes", String(storage.sortedSetRanks.byteCount)),
+            ("zset_rank_reads", String(storage.sortedSetRanks.reads)),
+            ("zset_rank_hits", String(storage.sortedSetRanks.hits)),
             ("pipeline_runs", String(c.engine.stats.pipelineRuns)),
             ("pipeline_run_calls", String(c.engine.stats.pipelineRunCalls)),
         ]

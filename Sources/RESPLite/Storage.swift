@@ -87,6 +87,10 @@ final class SQLiteConnection {
     /// The server's redo log: write statements prepared while it is set capture their
     /// executions into it (RedoLog.swift).
     var redoLog: RedoLog?
+    /// Advanced by every execution of a statement that may change `redis_zsets` (a write that
+    /// names the table, any ROLLBACK, any `execute`): what `SortedSetRanks` read is current
+    /// while it has not moved.
+    var sortedSetGeneration: UInt64 = 0
 
     /// Once per process, before the first connection: SQLite's memory statistics cost a global
     /// mutex on every allocation, and INFO reads the heap from malloc instead; SQLite's small
@@ -138,6 +142,7 @@ final class SQLiteConnection {
     /// (schema changes): the turn commits instead of being logged.
     func execute(_ sql: String) throws {
         if let redoLog, inTransaction, !sql.hasPrefix("PRAGMA") { redoLog.markTurnUnloggable() }
+        sortedSetGeneration &+= 1
         var errorMessage: UnsafeMutablePointer<CChar>?
         let result = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         if result != SQLITE_OK {
@@ -238,9 +243,15 @@ final class Statement {
     /// The redo log's number for this statement's SQL (-1: not numbered yet).
     var redoNumber: Int64 = -1
 
+    /// Its executions advance `SQLiteConnection.sortedSetGeneration`.
+    private let mayChangeSortedSets: Bool
+
     init(handle: OpaquePointer, connection: SQLiteConnection, captured: Bool = true) {
         self.handle = handle
         self.connection = connection
+        let text = (sqlite3_sql(handle).map { String(cString: $0) } ?? "").uppercased()
+        mayChangeSortedSets = (sqlite3_stmt_readonly(handle) == 0 && text.contains("REDIS_ZSETS"))
+            || text.hasPrefix("ROLLBACK")
         isCaptured = captured && connection.redoLog != nil && sqlite3_stmt_readonly(handle) == 0
         if isCaptured { self.captured = Array(repeating: .null, count: Int(sqlite3_bind_parameter_count(handle))) }
     }
@@ -310,6 +321,7 @@ final class Statement {
     /// the step fails, SQLite has undone it and so does the log.
     @inline(__always) func step() throws -> Bool {
         isActive = true
+        if mayChangeSortedSets { connection.sortedSetGeneration &+= 1 }
         if isCaptured && !loggedThisRun {
             connection.redoLog?.record(self)
             loggedThisRun = true
@@ -646,6 +658,8 @@ final class Storage {
     /// Which statement HSET's field write and ZADD's member write try first (`InsertFirst`).
     var hashWrites = InsertFirst()
     var zsetWrites = InsertFirst()
+    /// Ranks of read-mostly sorted sets (ZSetCommands.swift).
+    let sortedSetRanks: SortedSetRanks
     /// `PRAGMA data_version` when `hashFieldTTLsMayExist` was last read from the file (another
     /// connection's commit changes it).
     private var fieldTTLsCheckedAtDataVersion: Int64 = -1
@@ -702,6 +716,7 @@ final class Storage {
     init(path: String, template: PragmaTemplate, overrides: [(String, String)], cache cacheOptions: CacheOptions = CacheOptions(),
          logger: Logger, serverChecks: Bool = false, redo redoOptions: RedoLogOptions? = nil) throws {
         cache = cacheOptions.enabled ? HotCache(options: cacheOptions) : nil
+        sortedSetRanks = SortedSetRanks(maxMembers: cacheOptions.enabled ? cacheOptions.sortedSetRankMaxMembers : 0)
         self.path = path
         self.template = template
         self.logger = logger
@@ -976,6 +991,7 @@ final class Storage {
     /// in that transaction too: they are replayed from the log into a new one, which stays open.
     func rollbackBatch() {
         cache?.clear()
+        connection.sortedSetGeneration &+= 1
         listEnds = nil
         pendingKeyWrites.removeAll()
         pendingKeyWritesJournal.removeAll()
@@ -1017,6 +1033,7 @@ final class Storage {
     /// after writing).
     func abandonBatchTransaction() {
         cache?.clear()
+        connection.sortedSetGeneration &+= 1
         listEnds = nil
         pendingKeyWrites.removeAll()
         pendingKeyWritesJournal.removeAll()

@@ -43,6 +43,92 @@ let zsetCommands: [Command] = [
     Command("zintercard", arity: -3, flags: [.readonly], keys: (0, 0, 0), group: "sorted_set", handler: guarded(ZSetCommands.zintercard)),
 ]
 
+/// The ranks of read-mostly sorted sets, in memory, so that ZRANK and ZREVRANK of such a set
+/// are a lookup instead of a count of index entries (O(rank)). Exact by construction: an entry
+/// holds the `SQLiteConnection.sortedSetGeneration` it was read at and answers only while that
+/// has not moved (any statement that may change `redis_zsets`, any rollback, any `execute`
+/// moves it), and only for a set of the same member count. An entry is read when a set gets
+/// its second rank query with no such statement between (so a set written between its rank
+/// queries is never read whole), and only for sets of at most `maxMembers`.
+/// Bounds: `maxMembers` per set, `maxSets` sets, `maxBytes` of members (least recently used
+/// sets go first).
+final class SortedSetRanks {
+    static let defaultMaxMembers = 100_000
+    static let maxSets = 16
+    static let maxBytes = 32 * 1024 * 1024
+    /// Per member beyond its bytes: the dictionary slot and the array header (an estimate).
+    static let memberOverheadBytes = 64
+
+    private struct Entry {
+        let generation: UInt64
+        let count: Int64
+        let rankOf: [[UInt8]: Int64]
+        let bytes: Int
+        var lastUsed: UInt64
+    }
+
+    let maxMembers: Int
+    private var entries: [Int64: Entry] = [:]
+    private var bytes = 0
+    private var clock: UInt64 = 0
+    /// The set and generation of the last rank query that found no entry.
+    private var lastMiss: (id: Int64, generation: UInt64) = (-1, 0)
+    private(set) var hits: Int64 = 0
+    private(set) var reads: Int64 = 0
+
+    init(maxMembers: Int) { self.maxMembers = maxMembers }
+
+    var setCount: Int { entries.count }
+    var byteCount: Int { bytes }
+
+    /// The rank of `member` (ascending) in set `id`, if an entry for it is current.
+    func rank(id: Int64, member: ByteView, count: Int64, generation: UInt64) -> Int64? {
+        guard let entry = entries[id] else { return nil }
+        guard entry.generation == generation && entry.count == count else {
+            drop(id)
+            return nil
+        }
+        guard let rank = entry.rankOf[member.array] else { return nil }
+        clock &+= 1
+        entries[id]?.lastUsed = clock
+        hits += 1
+        return rank
+    }
+
+    /// Whether set `id` should be read whole now: its second rank query at this generation.
+    func shouldRead(id: Int64, count: Int64, generation: UInt64) -> Bool {
+        guard count > 0 && count <= Int64(maxMembers) else { return false }
+        if lastMiss.id == id && lastMiss.generation == generation { return true }
+        lastMiss = (id, generation)
+        return false
+    }
+
+    /// Keeps the members of set `id` in rank order (as read at `generation`).
+    func store(id: Int64, members: [[UInt8]], generation: UInt64) {
+        var rankOf: [[UInt8]: Int64] = [:]
+        rankOf.reserveCapacity(members.count)
+        var size = 0
+        for (rank, member) in members.enumerated() {
+            rankOf[member] = Int64(rank)
+            size += member.count + Self.memberOverheadBytes
+        }
+        guard size <= Self.maxBytes else { return }
+        drop(id)
+        clock &+= 1
+        entries[id] = Entry(generation: generation, count: Int64(members.count), rankOf: rankOf, bytes: size, lastUsed: clock)
+        bytes += size
+        reads += 1
+        while entries.count > Self.maxSets || bytes > Self.maxBytes {
+            guard let oldest = entries.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key else { break }
+            drop(oldest)
+        }
+    }
+
+    private func drop(_ id: Int64) {
+        if let entry = entries.removeValue(forKey: id) { bytes -= entry.bytes }
+    }
+}
+
 enum ZSetLimits {
     /// ZRANK in a zset larger than this guesses which side of the member is shorter and counts
     /// that side; smaller ones count below the member (cheaper than the two seeks of a guess).
@@ -242,6 +328,31 @@ extension Storage {
         update.bind(3, score)
         try update.run()
         return connection.changes > 0
+    }
+
+    /// The ascending rank of `member` (present in the set) from `SortedSetRanks`, reading the
+    /// set whole on its second rank query without a write between; nil: count it instead.
+    func cachedRank(_ record: KeyRecord, _ member: ByteView) throws -> Int64? {
+        let ranks = sortedSetRanks
+        guard ranks.maxMembers > 0 else { return nil }
+        let generation = connection.sortedSetGeneration
+        if let rank = ranks.rank(id: record.id, member: member, count: record.count, generation: generation) { return rank }
+        guard ranks.shouldRead(id: record.id, count: record.count, generation: generation) else { return nil }
+        let rows = try cached("SELECT member FROM redis_zsets WHERE key_id = ?1 ORDER BY score, member")
+        rows.bind(1, record.id)
+        defer { rows.reset() }
+        var members: [[UInt8]] = []
+        members.reserveCapacity(Int(record.count))
+        while try rows.step() {
+            members.append(rows.bytes(0).array)
+            if members.count > ranks.maxMembers { return nil }
+        }
+        rows.reset()
+        // The count is the key row's (with this turn's pending changes): a set that does not
+        // match it is not kept.
+        guard Int64(members.count) == record.count, connection.sortedSetGeneration == generation else { return nil }
+        ranks.store(id: record.id, members: members, generation: generation)
+        return ranks.rank(id: record.id, member: member, count: record.count, generation: generation)
     }
 
     /// Deletes one member; true if it existed.
@@ -635,6 +746,10 @@ enum ZSetCommands {
             if withScore { c.reply.nullArray() } else { c.reply.null() }
             return
         }
+        if let ascending = try storage.cachedRank(record, c.args[2]) {
+            replyRank(c, reverse ? record.count - 1 - ascending : ascending, score: score, withScore: withScore)
+            return
+        }
         let countAbove = record.count > ZSetLimits.rankGuessMinMembers
             ? try storage.zsetNearerTop(record.id, score: score)
             : reverse
@@ -646,7 +761,10 @@ enum ZSetCommands {
         guard try statement.step() else { throw SQLiteError(code: 1, message: "rank query returned no row") }
         let counted = statement.int64(0)
         statement.reset()
-        let rank = countAbove == reverse ? counted : record.count - 1 - counted
+        replyRank(c, countAbove == reverse ? counted : record.count - 1 - counted, score: score, withScore: withScore)
+    }
+
+    private static func replyRank(_ c: CommandCall, _ rank: Int64, score: Double, withScore: Bool) {
         if withScore {
             c.reply.arrayHeader(2)
             c.reply.integer(rank)

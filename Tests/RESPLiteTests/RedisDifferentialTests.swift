@@ -256,6 +256,36 @@ final class RedisDifferentialTests: XCTestCase {
         }
     }
 
+    /// ZRANK/ZREVRANK of a set read twice without a write between come from `SortedSetRanks`;
+    /// every kind of write between rank queries must leave the answers Redis'.
+    func testRanksOfReadMostlySortedSetsStayExact() throws {
+        try withRunner { r in
+            var steps: [[String]] = [["ZADD", "lb", "0", "seed"]]
+            steps += (0..<60).map { ["ZADD", "lb", "\(($0 * 37) % 50)", "p\($0)"] }
+            func ranks(_ members: [Int]) -> [[String]] {
+                members.flatMap { [["ZRANK", "lb", "p\($0)"], ["ZREVRANK", "lb", "p\($0)"]] } + [["ZRANK", "lb", "nobody"]]
+            }
+            let probe = [0, 7, 13, 42, 59]
+            steps += ranks(probe) + ranks(probe)
+            let writes: [[String]] = [
+                ["ZADD", "lb", "25", "p7"], ["ZADD", "lb", "3.5", "new1"], ["ZINCRBY", "lb", "100", "p13"],
+                ["ZREM", "lb", "p0"], ["ZADD", "lb", "0", "p0"], ["ZREMRANGEBYRANK", "lb", "0", "1"], ["ZPOPMAX", "lb"],
+                ["ZADD", "lb", "XX", "CH", "1", "p42"], ["ZUNIONSTORE", "lb", "2", "lb", "other"],
+                ["RENAME", "lb", "lb2"], ["RENAME", "lb2", "lb"], ["COPY", "lb", "lb3"], ["ZADD", "lb3", "1", "p59"],
+                ["MULTI"], ["ZADD", "lb", "-1", "p59"], ["ZRANK", "lb", "p59"], ["EXEC"],
+                ["DEL", "lb"], ["ZADD", "lb", "1", "p0", "2", "p7", "3", "p13", "4", "p42", "5", "p59"],
+            ]
+            for write in writes {
+                steps.append(write)
+                steps += ranks(probe) + ranks(probe)
+            }
+            steps += [["ZRANK", "lb3", "p59"], ["ZRANK", "lb3", "p59"], ["ZRANGE", "lb", "0", "-1", "WITHSCORES"]]
+            try r.run("zset ranks", steps)
+            let hits = Int(infoFields(try r.lite.run("SQLITE.INFO"))["zset_rank_hits"] ?? "") ?? -1
+            XCTAssertGreaterThan(hits, 40, "ranks answered from memory")
+        }
+    }
+
     func testConnectionAndUnknownCommands() throws {
         try withRunner { r in
             try r.run("ping", [

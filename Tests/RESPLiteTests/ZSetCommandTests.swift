@@ -6,6 +6,39 @@ import XCTest
 @testable import RESPLite
 
 final class ZSetCommandTests: XCTestCase {
+    /// `SortedSetRanks` bounds: sets over `sortedSetRankMaxMembers` are never read whole, at
+    /// most `SortedSetRanks.maxSets` sets are kept, and 0 turns it off; answers are the same.
+    func testRankMemoryLimits() throws {
+        for maxMembers in [0, 5, SortedSetRanks.defaultMaxMembers] {
+            let server = try TestServer(configure: { $0.cache.sortedSetRankMaxMembers = maxMembers })
+            let client = try server.client()
+            for set in 0..<(SortedSetRanks.maxSets + 4) {
+                let members = set == 0 ? 8 : 3
+                _ = try client.command([Array("ZADD".utf8), Array("z\(set)".utf8)] + (0..<members).flatMap { [Array("\($0)".utf8), Array("m\($0)".utf8)] })
+            }
+            for set in 0..<(SortedSetRanks.maxSets + 4) {
+                for _ in 0..<3 {
+                    XCTAssertEqual(try client.run("ZRANK", "z\(set)", "m2"), int(2))
+                    XCTAssertEqual(try client.run("ZREVRANK", "z\(set)", "m0"), int(set == 0 ? 7 : 2))
+                }
+            }
+            let info = infoFields(try client.run("SQLITE.INFO"))
+            let kept = Int(info["zset_rank_sets"] ?? "") ?? -1
+            let reads = Int(info["zset_rank_reads"] ?? "") ?? -1
+            switch maxMembers {
+            case 0:
+                XCTAssertEqual(reads, 0)
+                XCTAssertEqual(kept, 0)
+            case 5:
+                XCTAssertEqual(reads, SortedSetRanks.maxSets + 3, "the 8-member set is too large")
+                XCTAssertEqual(kept, SortedSetRanks.maxSets)
+            default:
+                XCTAssertEqual(reads, SortedSetRanks.maxSets + 4)
+                XCTAssertEqual(kept, SortedSetRanks.maxSets, "the least recently used sets went")
+            }
+        }
+    }
+
     func testAddScoreAndRemoveMatchRedis() throws {
         try withListZSetRunner { r in
             try r.run("zadd", [
