@@ -8,6 +8,7 @@ import XCTest
 final class ZSetCommandTests: XCTestCase {
     /// `SortedSetRanks` bounds: sets over `sortedSetRankMaxMembers` are never read whole, at
     /// most `SortedSetRanks.maxSets` sets are kept, and 0 turns it off; answers are the same.
+    /// A set written between every few rank queries is read less and less often.
     func testRankMemoryLimits() throws {
         for maxMembers in [0, 5, SortedSetRanks.defaultMaxMembers] {
             let server = try TestServer(configure: { $0.cache.sortedSetRankMaxMembers = maxMembers })
@@ -17,7 +18,7 @@ final class ZSetCommandTests: XCTestCase {
                 _ = try client.command([Array("ZADD".utf8), Array("z\(set)".utf8)] + (0..<members).flatMap { [Array("\($0)".utf8), Array("m\($0)".utf8)] })
             }
             for set in 0..<(SortedSetRanks.maxSets + 4) {
-                for _ in 0..<3 {
+                for _ in 0..<SortedSetRanks.initialThreshold {
                     XCTAssertEqual(try client.run("ZRANK", "z\(set)", "m2"), int(2))
                     XCTAssertEqual(try client.run("ZREVRANK", "z\(set)", "m0"), int(set == 0 ? 7 : 2))
                 }
@@ -37,6 +38,17 @@ final class ZSetCommandTests: XCTestCase {
                 XCTAssertEqual(kept, SortedSetRanks.maxSets, "the least recently used sets went")
             }
         }
+        // Writes between every `initialThreshold + 1` queries: the first entry is outdated with
+        // one hit, so the set waits twice as long, and never gets a full threshold's worth.
+        let server = try TestServer()
+        let client = try server.client()
+        _ = try client.command([Array("ZADD".utf8), Array("w".utf8)] + (0..<20).flatMap { [Array("\($0)".utf8), Array("m\($0)".utf8)] })
+        func reads() throws -> Int { Int(infoFields(try client.run("SQLITE.INFO"))["zset_rank_reads"] ?? "") ?? -1 }
+        for round in 0..<6 {
+            for _ in 0..<(SortedSetRanks.initialThreshold + 1) { XCTAssertEqual(try client.run("ZRANK", "w", "m3"), int(3)) }
+            XCTAssertEqual(try client.run("ZADD", "w", "\(100 + round)", "extra"), int(round == 0 ? 1 : 0))
+        }
+        XCTAssertEqual(try reads(), 1, "read once, then the threshold doubled past the queries between writes")
     }
 
     func testAddScoreAndRemoveMatchRedis() throws {
