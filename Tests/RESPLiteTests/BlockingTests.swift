@@ -192,6 +192,22 @@ final class BlockingTests: XCTestCase {
     }
 
     /// Many pushers and blockers: every element is delivered exactly once.
+    /// Threads that BLPOP "work" (1 s timeout) until it times out, handing each element over.
+    private func startBlockingConsumers(_ count: Int, port: Int, group: DispatchGroup, _ received: @escaping (String) -> Void) {
+        for _ in 0..<count {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                guard let client = try? RESPClient(port: port) else { return }
+                while true {
+                    guard let reply = try? client.run("BLPOP", "work", "1") else { return }
+                    guard case .array(let pair) = reply, pair.count == 2, let value = pair[1].string else { return }  // timeout: done
+                    received(value)
+                }
+            }.start()
+        }
+    }
+
     func testManyPushersAndBlockersLoseNothing() throws {
         try forEachBackend { server in
             let port = server.port
@@ -199,18 +215,7 @@ final class BlockingTests: XCTestCase {
             let lock = NSLock()
             var received: [String] = []
             let group = DispatchGroup()
-            for _ in 0..<consumers {
-                group.enter()
-                Thread {
-                    defer { group.leave() }
-                    guard let client = try? RESPClient(port: port) else { return }
-                    while true {
-                        guard let reply = try? client.run("BLPOP", "work", "1") else { return }
-                        guard case .array(let pair) = reply, pair.count == 2, let value = pair[1].string else { return }  // timeout: done
-                        lock.lock(); received.append(value); lock.unlock()
-                    }
-                }.start()
-            }
+            startBlockingConsumers(consumers, port: port, group: group) { value in lock.lock(); received.append(value); lock.unlock() }
             for producer in 0..<producers {
                 group.enter()
                 Thread {
@@ -239,18 +244,7 @@ final class BlockingTests: XCTestCase {
             var producing = producers
             let group = DispatchGroup()
             func collect(_ values: [String]) { lock.lock(); received += values; lock.unlock() }
-            for _ in 0..<consumers {
-                group.enter()
-                Thread {
-                    defer { group.leave() }
-                    guard let client = try? RESPClient(port: port) else { return }
-                    while true {
-                        guard let reply = try? client.run("BLPOP", "work", "1") else { return }
-                        guard case .array(let pair) = reply, pair.count == 2, let value = pair[1].string else { return }
-                        collect([value])
-                    }
-                }.start()
-            }
+            startBlockingConsumers(consumers, port: port, group: group) { collect([$0]) }
             for _ in 0..<drainers {
                 group.enter()
                 Thread {
