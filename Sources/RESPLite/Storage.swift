@@ -88,9 +88,27 @@ final class SQLiteConnection {
     /// executions into it (RedoLog.swift).
     var redoLog: RedoLog?
     /// Advanced by every execution of a statement that may change `redis_zsets` (a write that
-    /// names the table, any ROLLBACK, any `execute`): what `SortedSetRanks` read is current
-    /// while it has not moved.
+    /// names the table, any ROLLBACK, any `execute`), except the statements marked as writing
+    /// one known set (`Statement.writesSortedSet`), which advance that set's own generation:
+    /// what `SortedSetRanks` read is current while neither has moved.
     var sortedSetGeneration: UInt64 = 0
+    /// Generations of single sets, by key id (a missing id is 0). Bounded: at
+    /// `maxSortedSetKeyGenerations` ids the map is emptied and `sortedSetGeneration` moves.
+    private var sortedSetKeyGenerations: [Int64: UInt64] = [:]
+    static let maxSortedSetKeyGenerations = 100_000
+
+    /// The generations an entry of set `id` must have been read at to be current.
+    @inline(__always) func sortedSetGenerations(of id: Int64) -> (all: UInt64, set: UInt64) {
+        (sortedSetGeneration, sortedSetKeyGenerations[id] ?? 0)
+    }
+
+    @inline(__always) func sortedSetWritten(_ id: Int64) {
+        if sortedSetKeyGenerations[id] == nil && sortedSetKeyGenerations.count >= Self.maxSortedSetKeyGenerations {
+            sortedSetKeyGenerations.removeAll()
+            sortedSetGeneration &+= 1
+        }
+        sortedSetKeyGenerations[id, default: 0] &+= 1
+    }
 
     /// Once per process, before the first connection: SQLite's memory statistics cost a global
     /// mutex on every allocation, and INFO reads the heap from malloc instead; SQLite's small
@@ -243,8 +261,17 @@ final class Statement {
     /// The redo log's number for this statement's SQL (-1: not numbered yet).
     var redoNumber: Int64 = -1
 
-    /// Its executions advance `SQLiteConnection.sortedSetGeneration`.
+    /// Its executions advance `SQLiteConnection.sortedSetGeneration`, or, for an execution
+    /// marked by `writesSortedSet`, that set's generation.
     private let mayChangeSortedSets: Bool
+    private var writesOnlySortedSet: Int64?
+
+    /// Marks the next execution as changing only the rows of sorted set `id` (a statement whose
+    /// WHERE or VALUES fixes `key_id` to `id`). Unmarked, a write counts against every set.
+    @inline(__always) func writesSortedSet(_ id: Int64) {
+        assert(mayChangeSortedSets, "a statement that writes redis_zsets")
+        writesOnlySortedSet = id
+    }
 
     init(handle: OpaquePointer, connection: SQLiteConnection, captured: Bool = true) {
         self.handle = handle
@@ -321,7 +348,9 @@ final class Statement {
     /// the step fails, SQLite has undone it and so does the log.
     @inline(__always) func step() throws -> Bool {
         isActive = true
-        if mayChangeSortedSets { connection.sortedSetGeneration &+= 1 }
+        if mayChangeSortedSets {
+            if let id = writesOnlySortedSet { connection.sortedSetWritten(id) } else { connection.sortedSetGeneration &+= 1 }
+        }
         if isCaptured && !loggedThisRun {
             connection.redoLog?.record(self)
             loggedThisRun = true
@@ -345,6 +374,7 @@ final class Statement {
         sqlite3_reset(handle)
         isActive = false
         loggedThisRun = false
+        writesOnlySortedSet = nil
     }
 
     @inline(__always) func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }

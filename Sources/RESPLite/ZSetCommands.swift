@@ -45,9 +45,10 @@ let zsetCommands: [Command] = [
 
 /// The ranks of read-mostly sorted sets, in memory, so that ZRANK and ZREVRANK of such a set
 /// are a lookup instead of a count of index entries (O(rank)). Exact by construction: an entry
-/// holds the `SQLiteConnection.sortedSetGeneration` it was read at and answers only while that
-/// has not moved (any statement that may change `redis_zsets`, any rollback, any `execute`
-/// moves it), and only for a set of the same member count.
+/// holds the generations it was read at (`SQLiteConnection.sortedSetGenerations`: the
+/// connection's, which any unmarked statement that may change `redis_zsets`, any rollback and
+/// any `execute` moves, and the set's own, which the one-member writes of that set move) and
+/// answers only while neither has moved, and only for a set of the same member count.
 ///
 /// Reading a set whole costs about as much as 25 rank counts (measured on 100,000 members:
 /// 43 ms against 1.7 ms), so a set is read only once it has had `threshold` rank queries with
@@ -67,8 +68,11 @@ final class SortedSetRanks {
     /// Per member beyond its bytes: the dictionary slot and the array header (an estimate).
     static let memberOverheadBytes = 64
 
+    /// The connection's generation and the set's own (`SQLiteConnection.sortedSetGenerations`).
+    typealias Generation = (all: UInt64, set: UInt64)
+
     private struct Entry {
-        let generation: UInt64
+        let generation: Generation
         let count: Int64
         let rankOf: [[UInt8]: Int64]
         let bytes: Int
@@ -78,7 +82,7 @@ final class SortedSetRanks {
 
     /// Rank queries of a set at one generation, and after how many it is read.
     private struct Demand {
-        var generation: UInt64
+        var generation: Generation
         var queries = 0
         var threshold = SortedSetRanks.initialThreshold
     }
@@ -97,7 +101,7 @@ final class SortedSetRanks {
     var byteCount: Int { bytes }
 
     /// The rank of `member` (ascending) in set `id`, if an entry for it is current.
-    func rank(id: Int64, member: ByteView, count: Int64, generation: UInt64) -> Int64? {
+    func rank(id: Int64, member: ByteView, count: Int64, generation: Generation) -> Int64? {
         guard var entry = entries[id] else { return nil }
         guard entry.generation == generation && entry.count == count else {
             outdated(id, entry)
@@ -114,7 +118,7 @@ final class SortedSetRanks {
 
     /// Counts a rank query of set `id` that found no entry; true when the set should be read
     /// whole now.
-    func shouldRead(id: Int64, count: Int64, generation: UInt64) -> Bool {
+    func shouldRead(id: Int64, count: Int64, generation: Generation) -> Bool {
         guard count > 0 && count <= Int64(maxMembers) else { return false }
         if demand[id] == nil && demand.count >= Self.maxTrackedSets { demand.removeAll() }
         var wanted = demand[id] ?? Demand(generation: generation)
@@ -128,7 +132,7 @@ final class SortedSetRanks {
     }
 
     /// Keeps the members of set `id` in rank order (as read at `generation`).
-    func store(id: Int64, members: [[UInt8]], generation: UInt64) {
+    func store(id: Int64, members: [[UInt8]], generation: Generation) {
         var rankOf: [[UInt8]: Int64] = [:]
         rankOf.reserveCapacity(members.count)
         var size = 0
@@ -309,6 +313,7 @@ extension Storage {
         try willWrite()
         let statement = try cached("INSERT OR IGNORE INTO redis_zsets(key_id, member, score) VALUES (?1, ?2, ?3)")
         statement.bind(1, id)
+        statement.writesSortedSet(id)
         statement.bind(2, member)
         statement.bind(3, score)
         try statement.run()
@@ -319,6 +324,7 @@ extension Storage {
         try willWrite()
         let statement = try cached("UPDATE redis_zsets SET score = ?3 WHERE key_id = ?1 AND member = ?2")
         statement.bind(1, id)
+        statement.writesSortedSet(id)
         statement.bind(2, member)
         statement.bind(3, score)
         try statement.run()
@@ -356,6 +362,7 @@ extension Storage {
     private func zsetUpdateIfChanged(_ id: Int64, _ member: ByteView, _ score: Double) throws -> Bool {
         let update = try cached("UPDATE redis_zsets SET score = ?3 WHERE key_id = ?1 AND member = ?2 AND score <> ?3")
         update.bind(1, id)
+        update.writesSortedSet(id)
         update.bind(2, member)
         update.bind(3, score)
         try update.run()
@@ -367,7 +374,7 @@ extension Storage {
     func cachedRank(_ record: KeyRecord, _ member: ByteView) throws -> Int64? {
         let ranks = sortedSetRanks
         guard ranks.maxMembers > 0 else { return nil }
-        let generation = connection.sortedSetGeneration
+        let generation = connection.sortedSetGenerations(of: record.id)
         if let rank = ranks.rank(id: record.id, member: member, count: record.count, generation: generation) { return rank }
         guard ranks.shouldRead(id: record.id, count: record.count, generation: generation) else { return nil }
         let rows = try cached("SELECT member FROM redis_zsets WHERE key_id = ?1 ORDER BY score, member")
@@ -382,7 +389,7 @@ extension Storage {
         rows.reset()
         // The count is the key row's (with this turn's pending changes): a set that does not
         // match it is not kept.
-        guard Int64(members.count) == record.count, connection.sortedSetGeneration == generation else { return nil }
+        guard Int64(members.count) == record.count, connection.sortedSetGenerations(of: record.id) == generation else { return nil }
         ranks.store(id: record.id, members: members, generation: generation)
         return ranks.rank(id: record.id, member: member, count: record.count, generation: generation)
     }
@@ -392,6 +399,7 @@ extension Storage {
         try willWrite()
         let statement = try cached("DELETE FROM redis_zsets WHERE key_id = ?1 AND member = ?2")
         statement.bind(1, id)
+        statement.writesSortedSet(id)
         statement.bind(2, member)
         try statement.run()
         return connection.changes > 0

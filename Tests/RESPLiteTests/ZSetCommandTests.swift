@@ -6,6 +6,40 @@ import XCTest
 @testable import RESPLite
 
 final class ZSetCommandTests: XCTestCase {
+    /// One-member writes of another sorted set leave a set's ranks in memory current; a write
+    /// of the set itself, or a write that is not marked with its set, outdates them.
+    func testRanksSurviveWritesOfOtherSets() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        _ = try client.command([Array("ZADD".utf8), Array("lb".utf8)] + (0..<20).flatMap { [Array("\($0)".utf8), Array("m\($0)".utf8)] })
+        XCTAssertEqual(try client.run("ZADD", "other", "1", "x"), int(1))
+        func counters() throws -> (reads: Int, hits: Int) {
+            let info = infoFields(try client.run("SQLITE.INFO"))
+            return (Int(info["zset_rank_reads"] ?? "") ?? -1, Int(info["zset_rank_hits"] ?? "") ?? -1)
+        }
+        for _ in 0..<SortedSetRanks.initialThreshold { XCTAssertEqual(try client.run("ZRANK", "lb", "m5"), int(5)) }
+        XCTAssertEqual(try counters().reads, 1)
+        let before = try counters().hits
+        // ZADD, ZINCRBY, ZREM of one member of another set: its own generation only.
+        XCTAssertEqual(try client.run("ZADD", "other", "2", "y"), int(1))
+        XCTAssertEqual(try client.run("ZINCRBY", "other", "1", "x"), bulk("2"))
+        XCTAssertEqual(try client.run("ZREM", "other", "y"), int(1))
+        XCTAssertEqual(try client.run("ZREVRANK", "lb", "m5"), int(14))
+        XCTAssertEqual(try counters().hits, before + 1, "still current")
+        // A write of lb itself outdates its ranks, and the answer follows it.
+        XCTAssertEqual(try client.run("ZADD", "lb", "4.5", "new"), int(1))
+        XCTAssertEqual(try client.run("ZRANK", "lb", "m5"), int(6))
+        XCTAssertEqual(try counters().hits, before + 1)
+        // Its entry answered 2 queries, fewer than the 8 it waited for: the next read waits 16.
+        for _ in 1..<(2 * SortedSetRanks.initialThreshold) { XCTAssertEqual(try client.run("ZRANK", "lb", "m5"), int(6)) }
+        XCTAssertEqual(try counters().reads, 2)
+        // A range delete of another set is not marked: every set's ranks are outdated.
+        XCTAssertEqual(try client.run("ZREMRANGEBYSCORE", "other", "-inf", "+inf"), int(1))
+        let hits = try counters().hits
+        XCTAssertEqual(try client.run("ZRANK", "lb", "m5"), int(6))
+        XCTAssertEqual(try counters().hits, hits)
+    }
+
     /// `SortedSetRanks` bounds: sets over `sortedSetRankMaxMembers` are never read whole, at
     /// most `SortedSetRanks.maxSets` sets are kept, and 0 turns it off; answers are the same.
     /// A set written between every few rank queries is read less and less often.
