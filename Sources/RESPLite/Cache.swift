@@ -35,9 +35,12 @@ public struct CacheOptions: Sendable {
     public var maxBytes = 64 * 1024 * 1024
     /// Strings larger than this are not cached (one huge value must not flush the cache).
     public var maxValueBytes = 256 * 1024
-    /// Sorted sets up to this many members get their ranks kept in memory once read twice
+    /// Sorted sets up to this many members get their ranks kept in memory once read often
     /// without a write between (`SortedSetRanks`); 0 = never.
     public var sortedSetRankMaxMembers = SortedSetRanks.defaultMaxMembers
+    /// Lists of up to this many elements get their elements kept in memory once read often
+    /// without a write between (`ListHeads`); 0 = never.
+    public var listHeadMaxElements = ListHeads.defaultMaxElements
     public init() {}
 }
 
@@ -548,5 +551,122 @@ struct IdIndex {
             self = IdIndex()
         }
         count = 0
+    }
+}
+
+// MARK: - Read-mostly collections
+
+/// In-memory copies of read-mostly collections (the ranks of a sorted set, the head of a list),
+/// each exact by construction: a copy holds the generations it was read at
+/// (`CollectionGenerations`: its table's, moved by every statement that may change the table
+/// unless marked with the one key it writes, by every rollback and every `execute`; and its
+/// key's) and answers only while neither has moved, and only for a collection of the same
+/// element count.
+///
+/// Reading a collection whole costs many ordinary queries, so a collection is read only once it
+/// has had `threshold` queries with no write of it between; the threshold starts at
+/// `initialThreshold` and doubles for a collection whose copy was outdated by a write before
+/// it had answered that many queries (up to `maxThreshold`), and halves for one whose copy paid
+/// off. Bounds: `maxElements` per collection (the caller's), `maxSets` copies, `maxBytes`
+/// (least recently used copies go first), `maxTrackedSets` collections whose queries are
+/// counted.
+final class ReadMostlyCache<Value> {
+    typealias Generation = CollectionGenerations.Pair
+
+    struct Limits {
+        var maxElements: Int
+        var maxSets = 16
+        var maxBytes = 32 * 1024 * 1024
+        var initialThreshold = 8
+        var maxThreshold = 1_024
+        var maxTrackedSets = 256
+        /// The copy is the first `maxElements` elements of a collection of any length (a
+        /// list's head), not a whole collection of at most `maxElements`.
+        var prefix = false
+    }
+
+    private struct Entry {
+        let generation: Generation
+        let count: Int64
+        let value: Value
+        let bytes: Int
+        var lastUsed: UInt64
+        var hits = 0
+    }
+
+    /// Queries of a collection at one generation, and after how many it is read.
+    private struct Demand {
+        var generation: Generation
+        var queries = 0
+        var threshold: Int
+    }
+
+    let limits: Limits
+    private var entries: [Int64: Entry] = [:]
+    private var demand: [Int64: Demand] = [:]
+    private var bytes = 0
+    private var clock: UInt64 = 0
+    private(set) var hits: Int64 = 0
+    private(set) var reads: Int64 = 0
+
+    init(_ limits: Limits) { self.limits = limits }
+
+    var enabled: Bool { limits.maxElements > 0 }
+    var setCount: Int { entries.count }
+    var byteCount: Int { bytes }
+
+    /// The copy of collection `id`, if it is current (counted as a hit).
+    func value(id: Int64, count: Int64, generation: Generation) -> Value? {
+        guard var entry = entries[id] else { return nil }
+        guard entry.generation == generation && entry.count == count else {
+            outdated(id, entry)
+            return nil
+        }
+        clock &+= 1
+        entry.lastUsed = clock
+        entry.hits += 1
+        entries[id] = entry
+        hits += 1
+        return entry.value
+    }
+
+    /// Counts a query of collection `id` that found no copy; true when it should be read now.
+    func shouldRead(id: Int64, count: Int64, generation: Generation) -> Bool {
+        guard count > 0 && (limits.prefix || count <= Int64(limits.maxElements)) else { return false }
+        if demand[id] == nil && demand.count >= limits.maxTrackedSets { demand.removeAll() }
+        var wanted = demand[id] ?? Demand(generation: generation, threshold: limits.initialThreshold)
+        if wanted.generation != generation {
+            wanted.generation = generation
+            wanted.queries = 0
+        }
+        wanted.queries += 1
+        demand[id] = wanted
+        return wanted.queries >= wanted.threshold
+    }
+
+    /// Keeps a copy of collection `id` (read at `generation`, `count` elements, about `size` bytes).
+    func store(id: Int64, _ value: Value, bytes size: Int, count: Int64, generation: Generation) {
+        guard size <= limits.maxBytes else { return }
+        if let old = entries.removeValue(forKey: id) { bytes -= old.bytes }
+        clock &+= 1
+        entries[id] = Entry(generation: generation, count: count, value: value, bytes: size, lastUsed: clock)
+        bytes += size
+        reads += 1
+        while entries.count > limits.maxSets || bytes > limits.maxBytes {
+            guard let oldest = entries.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key else { break }
+            if let entry = entries.removeValue(forKey: oldest) { bytes -= entry.bytes }
+        }
+    }
+
+    /// Drops a copy a write outdated; a collection whose copy did not pay for its read waits
+    /// longer before the next one (and one that did, less long).
+    private func outdated(_ id: Int64, _ entry: Entry) {
+        entries.removeValue(forKey: id)
+        bytes -= entry.bytes
+        guard var wanted = demand[id] else { return }
+        wanted.threshold = entry.hits < wanted.threshold
+            ? Swift.min(wanted.threshold * 2, limits.maxThreshold)
+            : Swift.max(wanted.threshold / 2, limits.initialThreshold)
+        demand[id] = wanted
     }
 }

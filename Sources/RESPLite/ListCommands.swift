@@ -70,6 +70,19 @@ extension SQLiteError {
     static let listShorterThanCount = SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "list shorter than its count")
 }
 
+/// The first elements of read-mostly lists, in memory (a `ReadMostlyCache` of the values in
+/// order), so that an LRANGE within them (LRANGE key 0 99: a feed's first page) is a copy from
+/// memory instead of a read of each element. A list's first `defaultMaxElements` elements (at
+/// most `maxWindowBytes`) are read once it has had enough LRANGEs with no write of it between.
+enum ListHeads {
+    typealias Cache = ReadMostlyCache<[[UInt8]]>
+    static let defaultMaxElements = 1_000
+    static let maxWindowBytes = 4 * 1024 * 1024
+    static let maxBytes = 32 * 1024 * 1024
+    /// Per element beyond its bytes: the array header and slot (an estimate).
+    static let elementOverheadBytes = 48
+}
+
 public enum ListLimits {
     /// LREM closes the gap it leaves by renumbering when at most this many rows move (the
     /// shorter side of a dense list, or a whole list this short); each moved row costs two
@@ -231,6 +244,7 @@ extension Storage {
         try willWrite()
         let statement = try cached("INSERT INTO redis_lists(key_id, seq, value) VALUES (?1, ?2, ?3)")
         statement.bind(1, id)
+        statement.writesCollection(id)  // a row of list id only
         statement.bind(2, seq)
         statement.bind(3, value)
         try statement.run()
@@ -246,6 +260,7 @@ extension Storage {
         try willWrite()
         let statement = try cached("DELETE FROM redis_lists WHERE key_id = ?1 AND seq BETWEEN ?2 AND ?3")
         statement.bind(1, id)
+        statement.writesCollection(id)  // a row of list id only
         statement.bind(2, from)
         statement.bind(3, to)
         try statement.run()
@@ -261,6 +276,7 @@ extension Storage {
             try willWrite()
             let pop = try cached(end == .head ? ListSQL.popHead : ListSQL.popTail)
             pop.bind(1, id)
+            pop.writesCollection(id)  // a row of list id only
             var seq: Int64 = 0
             let popped = try connection.runDeletingOneRow(pop, integerColumn: 1, bytesColumn: 2) { rowSeq, value in
                 seq = rowSeq
@@ -281,8 +297,43 @@ extension Storage {
         try willWrite()
         let delete = try cached("DELETE FROM redis_lists WHERE rowid = ?1")
         delete.bind(1, rowid)
+        delete.writesCollection(id)  // a row of list id only
         try delete.run()
         listRangeDeleted(id, from: seq, to: seq)
+    }
+
+    /// The first elements of list `record` from `ListHeads` when they reach position `last`,
+    /// reading them when the list has been asked often enough without a write between; nil:
+    /// read the range instead.
+    func cachedListHead(_ record: KeyRecord, upTo last: Int64) throws -> [[UInt8]]? {
+        let heads = listHeads
+        guard heads.enabled else { return nil }
+        let generation = connection.collectionGenerations.of(record.id, in: .lists)
+        if let head = heads.value(id: record.id, count: record.count, generation: generation) {
+            return last < Int64(head.count) ? head : nil
+        }
+        guard last < Int64(heads.limits.maxElements),
+              heads.shouldRead(id: record.id, count: record.count, generation: generation) else { return nil }
+        let rows = try cached("SELECT value FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT ?2")
+        rows.bind(1, record.id)
+        rows.bind(2, Int64(heads.limits.maxElements))
+        defer { rows.reset() }
+        var values: [[UInt8]] = []
+        values.reserveCapacity(Int(min(record.count, Int64(heads.limits.maxElements))))
+        var size = 0
+        while try rows.step() {
+            let value = rows.bytes(0).array
+            size += value.count + ListHeads.elementOverheadBytes
+            if size > ListHeads.maxWindowBytes { break }
+            values.append(value)
+        }
+        rows.reset()
+        // The first elements of a list that the key row's count (with this turn's pending
+        // changes) says is at least that long.
+        guard !values.isEmpty, Int64(values.count) <= record.count,
+              connection.collectionGenerations.of(record.id, in: .lists) == generation else { return nil }
+        heads.store(id: record.id, values, bytes: size, count: record.count, generation: generation)
+        return last < Int64(values.count) ? values : nil
     }
 
     /// `listEnds` after the rows of list `id` with seqs in [from, to] were deleted.
@@ -563,6 +614,11 @@ enum ListCommands {
             c.reply.arrayHeader(0)
             return
         }
+        if let head = try storage.cachedListHead(record, upTo: last) {
+            c.reply.arrayHeader(Int(last - first + 1))
+            for index in Int(first)...Int(last) { c.reply.bulk(head[index]) }
+            return
+        }
         let span = try storage.listSpan(record)
         let elements = last - first + 1
         if span.isDense && elements >= ListLimits.rowidOrderMinElements,
@@ -763,6 +819,7 @@ enum ListCommands {
         try storage.willWrite()
         let statement = try storage.cached("UPDATE redis_lists SET value = ?3 WHERE key_id = ?1 AND seq = ?2")
         statement.bind(1, record.id)
+        statement.writesCollection(record.id)
         statement.bind(2, seq)
         statement.bind(3, c.args[3])
         try statement.run()

@@ -372,6 +372,10 @@ enum ServerCommands {
             ("zset_rank_bytes", String(storage.sortedSetRanks.byteCount)),
             ("zset_rank_reads", String(storage.sortedSetRanks.reads)),
             ("zset_rank_hits", String(storage.sortedSetRanks.hits)),
+            ("list_head_lists", String(storage.listHeads.setCount)),
+            ("list_head_bytes", String(storage.listHeads.byteCount)),
+            ("list_head_reads", String(storage.listHeads.reads)),
+            ("list_head_hits", String(storage.listHeads.hits)),
             ("pipeline_runs", String(c.engine.stats.pipelineRuns)),
             ("pipeline_run_calls", String(c.engine.stats.pipelineRunCalls)),
         ]

@@ -81,34 +81,64 @@ enum WALBuffer {
     static func failNextWrites(_ count: Int) { cshim_wal_buffer_fail_next_writes(Int32(count)) }
 }
 
+/// Collection tables whose rows in-memory copies are read from (`ReadMostlyCache`).
+struct CollectionTables: OptionSet {
+    let rawValue: UInt8
+    static let sortedSets = CollectionTables(rawValue: 1 << 0)
+    static let lists = CollectionTables(rawValue: 1 << 1)
+    static let all: CollectionTables = [.sortedSets, .lists]
+
+    /// The tables a statement may change: a non-read-only statement that names one; every
+    /// table for a ROLLBACK (of a savepoint or of the transaction).
+    init(changedBy upperCasedSQL: String, readOnly: Bool) {
+        var tables: CollectionTables = []
+        if upperCasedSQL.hasPrefix("ROLLBACK") { tables = .all }
+        if !readOnly && upperCasedSQL.contains("REDIS_ZSETS") { tables.insert(.sortedSets) }
+        if !readOnly && upperCasedSQL.contains("REDIS_LISTS") { tables.insert(.lists) }
+        self = tables
+    }
+
+    init(rawValue: UInt8) { self.rawValue = rawValue }
+}
+
+/// Generation numbers of the collection tables and of single collections: an in-memory copy
+/// of a collection is current while both the table's and the key's generation are the ones
+/// it was read at. A table's generation moves at every execution of a statement that may
+/// change the table, unless the execution is marked with the one key it writes
+/// (`Statement.writesCollection`), which moves that key's generation only.
+struct CollectionGenerations {
+    typealias Pair = (table: UInt64, key: UInt64)
+    /// At this many keys the key map is emptied and every table's generation moves.
+    static let maxKeys = 100_000
+    private var tables: (sortedSets: UInt64, lists: UInt64) = (0, 0)
+    private var keys: [Int64: UInt64] = [:]
+
+    @inline(__always) func of(_ id: Int64, in table: CollectionTables) -> Pair {
+        (table == .sortedSets ? tables.sortedSets : tables.lists, keys[id] ?? 0)
+    }
+
+    @inline(__always) mutating func written(_ changed: CollectionTables) {
+        if changed.contains(.sortedSets) { tables.sortedSets &+= 1 }
+        if changed.contains(.lists) { tables.lists &+= 1 }
+    }
+
+    @inline(__always) mutating func keyWritten(_ id: Int64) {
+        if keys[id] == nil && keys.count >= Self.maxKeys {
+            keys.removeAll()
+            written(.all)
+        }
+        keys[id, default: 0] &+= 1
+    }
+}
+
 final class SQLiteConnection {
     let handle: OpaquePointer
     private var statements: [Statement] = []
     /// The server's redo log: write statements prepared while it is set capture their
     /// executions into it (RedoLog.swift).
     var redoLog: RedoLog?
-    /// Advanced by every execution of a statement that may change `redis_zsets` (a write that
-    /// names the table, any ROLLBACK, any `execute`), except the statements marked as writing
-    /// one known set (`Statement.writesSortedSet`), which advance that set's own generation:
-    /// what `SortedSetRanks` read is current while neither has moved.
-    var sortedSetGeneration: UInt64 = 0
-    /// Generations of single sets, by key id (a missing id is 0). Bounded: at
-    /// `maxSortedSetKeyGenerations` ids the map is emptied and `sortedSetGeneration` moves.
-    private var sortedSetKeyGenerations: [Int64: UInt64] = [:]
-    static let maxSortedSetKeyGenerations = 100_000
-
-    /// The generations an entry of set `id` must have been read at to be current.
-    @inline(__always) func sortedSetGenerations(of id: Int64) -> (all: UInt64, set: UInt64) {
-        (sortedSetGeneration, sortedSetKeyGenerations[id] ?? 0)
-    }
-
-    @inline(__always) func sortedSetWritten(_ id: Int64) {
-        if sortedSetKeyGenerations[id] == nil && sortedSetKeyGenerations.count >= Self.maxSortedSetKeyGenerations {
-            sortedSetKeyGenerations.removeAll()
-            sortedSetGeneration &+= 1
-        }
-        sortedSetKeyGenerations[id, default: 0] &+= 1
-    }
+    /// What the in-memory copies of read-mostly collections were read at (`ReadMostlyCache`).
+    var collectionGenerations = CollectionGenerations()
 
     /// Once per process, before the first connection: SQLite's memory statistics cost a global
     /// mutex on every allocation, and INFO reads the heap from malloc instead; SQLite's small
@@ -160,7 +190,7 @@ final class SQLiteConnection {
     /// (schema changes): the turn commits instead of being logged.
     func execute(_ sql: String) throws {
         if let redoLog, inTransaction, !sql.hasPrefix("PRAGMA") { redoLog.markTurnUnloggable() }
-        sortedSetGeneration &+= 1
+        collectionGenerations.written(CollectionTables.all)
         var errorMessage: UnsafeMutablePointer<CChar>?
         let result = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
         if result != SQLITE_OK {
@@ -261,24 +291,23 @@ final class Statement {
     /// The redo log's number for this statement's SQL (-1: not numbered yet).
     var redoNumber: Int64 = -1
 
-    /// Its executions advance `SQLiteConnection.sortedSetGeneration`, or, for an execution
-    /// marked by `writesSortedSet`, that set's generation.
-    private let mayChangeSortedSets: Bool
-    private var writesOnlySortedSet: Int64?
+    /// The collection tables its executions may change: they advance those tables'
+    /// generations, or, for an execution marked by `writesCollection`, that key's generation.
+    private let mayChange: CollectionTables
+    private var writesOnlyKey: Int64?
 
-    /// Marks the next execution as changing only the rows of sorted set `id` (a statement whose
-    /// WHERE or VALUES fixes `key_id` to `id`). Unmarked, a write counts against every set.
-    @inline(__always) func writesSortedSet(_ id: Int64) {
-        assert(mayChangeSortedSets, "a statement that writes redis_zsets")
-        writesOnlySortedSet = id
+    /// Marks the next execution as changing only the rows of collection `id` (a statement whose
+    /// WHERE or VALUES fixes `key_id` to `id`). Unmarked, a write counts against every key.
+    @inline(__always) func writesCollection(_ id: Int64) {
+        assert(!mayChange.isEmpty, "a statement that writes a collection table")
+        writesOnlyKey = id
     }
 
     init(handle: OpaquePointer, connection: SQLiteConnection, captured: Bool = true) {
         self.handle = handle
         self.connection = connection
         let text = (sqlite3_sql(handle).map { String(cString: $0) } ?? "").uppercased()
-        mayChangeSortedSets = (sqlite3_stmt_readonly(handle) == 0 && text.contains("REDIS_ZSETS"))
-            || text.hasPrefix("ROLLBACK")
+        mayChange = CollectionTables(changedBy: text, readOnly: sqlite3_stmt_readonly(handle) != 0)
         isCaptured = captured && connection.redoLog != nil && sqlite3_stmt_readonly(handle) == 0
         if isCaptured { self.captured = Array(repeating: .null, count: Int(sqlite3_bind_parameter_count(handle))) }
     }
@@ -348,8 +377,8 @@ final class Statement {
     /// the step fails, SQLite has undone it and so does the log.
     @inline(__always) func step() throws -> Bool {
         isActive = true
-        if mayChangeSortedSets {
-            if let id = writesOnlySortedSet { connection.sortedSetWritten(id) } else { connection.sortedSetGeneration &+= 1 }
+        if !mayChange.isEmpty {
+            if let id = writesOnlyKey { connection.collectionGenerations.keyWritten(id) } else { connection.collectionGenerations.written(mayChange) }
         }
         if isCaptured && !loggedThisRun {
             connection.redoLog?.record(self)
@@ -374,7 +403,7 @@ final class Statement {
         sqlite3_reset(handle)
         isActive = false
         loggedThisRun = false
-        writesOnlySortedSet = nil
+        writesOnlyKey = nil
     }
 
     @inline(__always) func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
@@ -688,8 +717,10 @@ final class Storage {
     /// Which statement HSET's field write and ZADD's member write try first (`InsertFirst`).
     var hashWrites = InsertFirst()
     var zsetWrites = InsertFirst()
-    /// Ranks of read-mostly sorted sets (ZSetCommands.swift).
-    let sortedSetRanks: SortedSetRanks
+    /// Ranks of read-mostly sorted sets (ZSetCommands.swift) and heads of read-mostly lists
+    /// (ListCommands.swift).
+    let sortedSetRanks: SortedSetRanks.Cache
+    let listHeads: ListHeads.Cache
     /// `PRAGMA data_version` when `hashFieldTTLsMayExist` was last read from the file (another
     /// connection's commit changes it).
     private var fieldTTLsCheckedAtDataVersion: Int64 = -1
@@ -746,7 +777,9 @@ final class Storage {
     init(path: String, template: PragmaTemplate, overrides: [(String, String)], cache cacheOptions: CacheOptions = CacheOptions(),
          logger: Logger, serverChecks: Bool = false, redo redoOptions: RedoLogOptions? = nil) throws {
         cache = cacheOptions.enabled ? HotCache(options: cacheOptions) : nil
-        sortedSetRanks = SortedSetRanks(maxMembers: cacheOptions.enabled ? cacheOptions.sortedSetRankMaxMembers : 0)
+        sortedSetRanks = SortedSetRanks.Cache(.init(maxElements: cacheOptions.enabled ? cacheOptions.sortedSetRankMaxMembers : 0))
+        listHeads = ListHeads.Cache(.init(maxElements: cacheOptions.enabled ? cacheOptions.listHeadMaxElements : 0,
+                                          maxBytes: ListHeads.maxBytes, prefix: true))
         self.path = path
         self.template = template
         self.logger = logger
@@ -1021,7 +1054,7 @@ final class Storage {
     /// in that transaction too: they are replayed from the log into a new one, which stays open.
     func rollbackBatch() {
         cache?.clear()
-        connection.sortedSetGeneration &+= 1
+        connection.collectionGenerations.written(CollectionTables.all)
         listEnds = nil
         pendingKeyWrites.removeAll()
         pendingKeyWritesJournal.removeAll()
@@ -1063,7 +1096,7 @@ final class Storage {
     /// after writing).
     func abandonBatchTransaction() {
         cache?.clear()
-        connection.sortedSetGeneration &+= 1
+        connection.collectionGenerations.written(CollectionTables.all)
         listEnds = nil
         pendingKeyWrites.removeAll()
         pendingKeyWritesJournal.removeAll()

@@ -43,126 +43,18 @@ let zsetCommands: [Command] = [
     Command("zintercard", arity: -3, flags: [.readonly], keys: (0, 0, 0), group: "sorted_set", handler: guarded(ZSetCommands.zintercard)),
 ]
 
-/// The ranks of read-mostly sorted sets, in memory, so that ZRANK and ZREVRANK of such a set
-/// are a lookup instead of a count of index entries (O(rank)). Exact by construction: an entry
-/// holds the generations it was read at (`SQLiteConnection.sortedSetGenerations`: the
-/// connection's, which any unmarked statement that may change `redis_zsets`, any rollback and
-/// any `execute` moves, and the set's own, which the one-member writes of that set move) and
-/// answers only while neither has moved, and only for a set of the same member count.
-///
-/// Reading a set whole costs about as much as 25 rank counts (measured on 100,000 members:
-/// 43 ms against 1.7 ms), so a set is read only once it has had `threshold` rank queries with
-/// no sorted-set write between; the threshold starts at `initialThreshold` and doubles for a
-/// set whose entry was outdated by a write before it had answered that many queries (up to
-/// `maxThreshold`), so a set written between every few queries soon stays on the counting path.
-/// Bounds: `maxMembers` per set (a read of 10,000 members takes about 4 ms of the loop),
-/// `maxSets` sets, `maxBytes` of members (least recently used sets go first), `maxTrackedSets`
-/// sets whose queries are counted.
-final class SortedSetRanks {
+/// The ranks of read-mostly sorted sets, in memory (a `ReadMostlyCache` of member → rank), so
+/// that ZRANK and ZREVRANK of such a set are a lookup instead of a count of index entries
+/// (O(rank)). Reading a set whole costs about as much as 25 rank counts (measured on 100,000
+/// members: 43 ms against 1.7 ms), hence the cache's threshold; sets of at most
+/// `defaultMaxMembers` (a read of 10,000 members takes about 4 ms of the loop).
+enum SortedSetRanks {
+    typealias Cache = ReadMostlyCache<[[UInt8]: Int64]>
     static let defaultMaxMembers = 10_000
-    static let maxSets = 16
-    static let maxBytes = 32 * 1024 * 1024
-    static let initialThreshold = 8
-    static let maxThreshold = 1_024
-    static let maxTrackedSets = 256
+    static let maxSets = Cache.Limits(maxElements: 0).maxSets
+    static let initialThreshold = Cache.Limits(maxElements: 0).initialThreshold
     /// Per member beyond its bytes: the dictionary slot and the array header (an estimate).
     static let memberOverheadBytes = 64
-
-    /// The connection's generation and the set's own (`SQLiteConnection.sortedSetGenerations`).
-    typealias Generation = (all: UInt64, set: UInt64)
-
-    private struct Entry {
-        let generation: Generation
-        let count: Int64
-        let rankOf: [[UInt8]: Int64]
-        let bytes: Int
-        var lastUsed: UInt64
-        var hits = 0
-    }
-
-    /// Rank queries of a set at one generation, and after how many it is read.
-    private struct Demand {
-        var generation: Generation
-        var queries = 0
-        var threshold = SortedSetRanks.initialThreshold
-    }
-
-    let maxMembers: Int
-    private var entries: [Int64: Entry] = [:]
-    private var demand: [Int64: Demand] = [:]
-    private var bytes = 0
-    private var clock: UInt64 = 0
-    private(set) var hits: Int64 = 0
-    private(set) var reads: Int64 = 0
-
-    init(maxMembers: Int) { self.maxMembers = maxMembers }
-
-    var setCount: Int { entries.count }
-    var byteCount: Int { bytes }
-
-    /// The rank of `member` (ascending) in set `id`, if an entry for it is current.
-    func rank(id: Int64, member: ByteView, count: Int64, generation: Generation) -> Int64? {
-        guard var entry = entries[id] else { return nil }
-        guard entry.generation == generation && entry.count == count else {
-            outdated(id, entry)
-            return nil
-        }
-        guard let rank = entry.rankOf[member.array] else { return nil }
-        clock &+= 1
-        entry.lastUsed = clock
-        entry.hits += 1
-        entries[id] = entry
-        hits += 1
-        return rank
-    }
-
-    /// Counts a rank query of set `id` that found no entry; true when the set should be read
-    /// whole now.
-    func shouldRead(id: Int64, count: Int64, generation: Generation) -> Bool {
-        guard count > 0 && count <= Int64(maxMembers) else { return false }
-        if demand[id] == nil && demand.count >= Self.maxTrackedSets { demand.removeAll() }
-        var wanted = demand[id] ?? Demand(generation: generation)
-        if wanted.generation != generation {
-            wanted.generation = generation
-            wanted.queries = 0
-        }
-        wanted.queries += 1
-        demand[id] = wanted
-        return wanted.queries >= wanted.threshold
-    }
-
-    /// Keeps the members of set `id` in rank order (as read at `generation`).
-    func store(id: Int64, members: [[UInt8]], generation: Generation) {
-        var rankOf: [[UInt8]: Int64] = [:]
-        rankOf.reserveCapacity(members.count)
-        var size = 0
-        for (rank, member) in members.enumerated() {
-            rankOf[member] = Int64(rank)
-            size += member.count + Self.memberOverheadBytes
-        }
-        guard size <= Self.maxBytes else { return }
-        if let old = entries.removeValue(forKey: id) { bytes -= old.bytes }
-        clock &+= 1
-        entries[id] = Entry(generation: generation, count: Int64(members.count), rankOf: rankOf, bytes: size, lastUsed: clock)
-        bytes += size
-        reads += 1
-        while entries.count > Self.maxSets || bytes > Self.maxBytes {
-            guard let oldest = entries.min(by: { $0.value.lastUsed < $1.value.lastUsed })?.key else { break }
-            if let entry = entries.removeValue(forKey: oldest) { bytes -= entry.bytes }
-        }
-    }
-
-    /// Drops an entry a write outdated; a set whose entry did not pay for its read waits
-    /// longer before the next one (and one that did, less long).
-    private func outdated(_ id: Int64, _ entry: Entry) {
-        entries.removeValue(forKey: id)
-        bytes -= entry.bytes
-        guard var wanted = demand[id] else { return }
-        wanted.threshold = entry.hits < wanted.threshold
-            ? Swift.min(wanted.threshold * 2, Self.maxThreshold)
-            : Swift.max(wanted.threshold / 2, Self.initialThreshold)
-        demand[id] = wanted
-    }
 }
 
 enum ZSetLimits {
@@ -313,7 +205,7 @@ extension Storage {
         try willWrite()
         let statement = try cached("INSERT OR IGNORE INTO redis_zsets(key_id, member, score) VALUES (?1, ?2, ?3)")
         statement.bind(1, id)
-        statement.writesSortedSet(id)
+        statement.writesCollection(id)
         statement.bind(2, member)
         statement.bind(3, score)
         try statement.run()
@@ -324,7 +216,7 @@ extension Storage {
         try willWrite()
         let statement = try cached("UPDATE redis_zsets SET score = ?3 WHERE key_id = ?1 AND member = ?2")
         statement.bind(1, id)
-        statement.writesSortedSet(id)
+        statement.writesCollection(id)
         statement.bind(2, member)
         statement.bind(3, score)
         try statement.run()
@@ -362,7 +254,7 @@ extension Storage {
     private func zsetUpdateIfChanged(_ id: Int64, _ member: ByteView, _ score: Double) throws -> Bool {
         let update = try cached("UPDATE redis_zsets SET score = ?3 WHERE key_id = ?1 AND member = ?2 AND score <> ?3")
         update.bind(1, id)
-        update.writesSortedSet(id)
+        update.writesCollection(id)
         update.bind(2, member)
         update.bind(3, score)
         try update.run()
@@ -370,28 +262,34 @@ extension Storage {
     }
 
     /// The ascending rank of `member` (present in the set) from `SortedSetRanks`, reading the
-    /// set whole on its second rank query without a write between; nil: count it instead.
+    /// set whole when it has been asked often enough without a write between; nil: count it.
     func cachedRank(_ record: KeyRecord, _ member: ByteView) throws -> Int64? {
         let ranks = sortedSetRanks
-        guard ranks.maxMembers > 0 else { return nil }
-        let generation = connection.sortedSetGenerations(of: record.id)
-        if let rank = ranks.rank(id: record.id, member: member, count: record.count, generation: generation) { return rank }
+        guard ranks.enabled else { return nil }
+        let generation = connection.collectionGenerations.of(record.id, in: .sortedSets)
+        if let rankOf = ranks.value(id: record.id, count: record.count, generation: generation) {
+            return rankOf[member.array]
+        }
         guard ranks.shouldRead(id: record.id, count: record.count, generation: generation) else { return nil }
         let rows = try cached("SELECT member FROM redis_zsets WHERE key_id = ?1 ORDER BY score, member")
         rows.bind(1, record.id)
         defer { rows.reset() }
-        var members: [[UInt8]] = []
-        members.reserveCapacity(Int(record.count))
+        var rankOf: [[UInt8]: Int64] = [:]
+        rankOf.reserveCapacity(Int(record.count))
+        var size = 0
         while try rows.step() {
-            members.append(rows.bytes(0).array)
-            if members.count > ranks.maxMembers { return nil }
+            let member = rows.bytes(0).array
+            rankOf[member] = Int64(rankOf.count)
+            size += member.count + SortedSetRanks.memberOverheadBytes
+            if rankOf.count > ranks.limits.maxElements { return nil }
         }
         rows.reset()
         // The count is the key row's (with this turn's pending changes): a set that does not
         // match it is not kept.
-        guard Int64(members.count) == record.count, connection.sortedSetGenerations(of: record.id) == generation else { return nil }
-        ranks.store(id: record.id, members: members, generation: generation)
-        return ranks.rank(id: record.id, member: member, count: record.count, generation: generation)
+        guard Int64(rankOf.count) == record.count,
+              connection.collectionGenerations.of(record.id, in: .sortedSets) == generation else { return nil }
+        ranks.store(id: record.id, rankOf, bytes: size, count: record.count, generation: generation)
+        return ranks.value(id: record.id, count: record.count, generation: generation)?[member.array]
     }
 
     /// Deletes one member; true if it existed.
@@ -399,7 +297,7 @@ extension Storage {
         try willWrite()
         let statement = try cached("DELETE FROM redis_zsets WHERE key_id = ?1 AND member = ?2")
         statement.bind(1, id)
-        statement.writesSortedSet(id)
+        statement.writesCollection(id)
         statement.bind(2, member)
         try statement.run()
         return connection.changes > 0

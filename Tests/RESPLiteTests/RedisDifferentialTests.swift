@@ -286,6 +286,34 @@ final class RedisDifferentialTests: XCTestCase {
         }
     }
 
+    /// LRANGEs of a list asked often without a write between come from `ListHeads`; every kind
+    /// of list write between them must leave the answers Redis'.
+    func testHeadsOfReadMostlyListsStayExact() throws {
+        try withRunner { r in
+            var steps: [[String]] = [["RPUSH", "feed"] + (0..<40).map { "e\($0)" }, ["RPUSH", "side", "s"]]
+            let reads: [[String]] = [["LRANGE", "feed", "0", "9"], ["LRANGE", "feed", "5", "7"], ["LRANGE", "feed", "0", "-1"],
+                                     ["LRANGE", "feed", "-3", "-1"], ["LRANGE", "feed", "30", "100"], ["LINDEX", "feed", "2"]]
+            steps += Array(repeating: reads, count: 5).flatMap { $0 }  // 25 LRANGEs: read at the 8th, 17 hits
+            let writes: [[String]] = [
+                ["LPUSH", "feed", "new0"], ["RPUSH", "feed", "new1"], ["LPOP", "feed"], ["RPOP", "feed"], ["LPOP", "feed", "2"],
+                ["LSET", "feed", "3", "set3"], ["LREM", "feed", "1", "e10"], ["LTRIM", "feed", "1", "30"],
+                ["LINSERT", "feed", "BEFORE", "e5", "ins"], ["RPOPLPUSH", "feed", "feed"], ["LMOVE", "feed", "side", "LEFT", "RIGHT"],
+                ["LMOVE", "side", "feed", "RIGHT", "LEFT"], ["RPUSH", "side", "x"], ["LPOP", "side"],
+                ["RENAME", "feed", "feed2"], ["RENAME", "feed2", "feed"], ["COPY", "feed", "feed3"], ["RPUSH", "feed3", "c"],
+                ["MULTI"], ["LPUSH", "feed", "m"], ["LRANGE", "feed", "0", "2"], ["EXEC"],
+                ["DEL", "feed"], ["RPUSH", "feed", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"],
+            ]
+            for write in writes {
+                steps.append(write)
+                steps += Array(repeating: reads, count: 5).flatMap { $0 }
+            }
+            steps += [["LRANGE", "feed3", "0", "-1"], ["LRANGE", "side", "0", "-1"]]
+            try r.run("list heads", steps)
+            let hits = Int(infoFields(try r.lite.run("SQLITE.INFO"))["list_head_hits"] ?? "") ?? -1
+            XCTAssertGreaterThan(hits, 40, "ranges answered from memory")
+        }
+    }
+
     func testConnectionAndUnknownCommands() throws {
         try withRunner { r in
             try r.run("ping", [
