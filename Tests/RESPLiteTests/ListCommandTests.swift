@@ -69,6 +69,36 @@ final class ListZSetResultBox: @unchecked Sendable {
 }
 
 final class ListCommandTests: XCTestCase {
+    /// `ListHeads` bounds: 0 turns it off, a range past the kept head (`listHeadMaxElements`, or
+    /// `ListHeads.maxWindowBytes` of values) is read from SQLite, and every answer is the same.
+    func testListHeadLimits() throws {
+        let big = [UInt8](repeating: 7, count: 1_100_000)
+        for maxElements in [0, 5, ListHeads.defaultMaxElements] {
+            let server = try TestServer(configure: { $0.cache.listHeadMaxElements = maxElements })
+            let client = try server.client()
+            XCTAssertEqual(try client.command([Array("RPUSH".utf8), Array("l".utf8)] + (0..<20).map { Array("v\($0)".utf8) }), int(20))
+            XCTAssertEqual(try client.command([Array("RPUSH".utf8), Array("big".utf8)] + Array(repeating: big, count: 6)), int(6))
+            for _ in 0..<(2 * SortedSetRanks.initialThreshold) {
+                XCTAssertEqual(try client.run("LRANGE", "l", "0", "2"), bulks(["v0", "v1", "v2"]))
+                XCTAssertEqual(try client.run("LRANGE", "l", "3", "9"), bulks((3...9).map { "v\($0)" }))
+                XCTAssertEqual(try client.command([Array("LRANGE".utf8), Array("big".utf8), Array("0".utf8), Array("1".utf8)]), .array([.bulk(big), .bulk(big)]))
+                XCTAssertEqual(try client.command([Array("LRANGE".utf8), Array("big".utf8), Array("4".utf8), Array("5".utf8)]), .array([.bulk(big), .bulk(big)]))
+            }
+            let info = infoFields(try client.run("SQLITE.INFO"))
+            let reads = Int(info["list_head_reads"] ?? "") ?? -1
+            let hits = Int(info["list_head_hits"] ?? "") ?? -1
+            let bytes = Int(info["list_head_bytes"] ?? "") ?? -1
+            switch maxElements {
+            case 0:
+                XCTAssertEqual(reads, 0)
+            default:
+                XCTAssertEqual(reads, 2, "each list read once")
+                XCTAssertGreaterThan(hits, 0)
+                XCTAssertLessThanOrEqual(bytes, 2 * ListHeads.maxWindowBytes, "the big list's head stops at the window's bytes")
+            }
+        }
+    }
+
     func testPushPopAndRangesMatchRedis() throws {
         try withEachListLayout { r in
             try r.run("push-pop", [
