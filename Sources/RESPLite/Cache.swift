@@ -615,8 +615,22 @@ final class ReadMostlyCache<Value> {
     var setCount: Int { entries.count }
     var byteCount: Int { bytes }
 
+    /// The copy of collection `id` (`count` elements, whose generations `generation` reads):
+    /// the kept one if current; otherwise, once the collection has been asked often enough,
+    /// the one `read` returns (nil: none to keep), kept if nothing moved the generations while
+    /// it was read.
+    func copy(id: Int64, count: Int64, generation: () -> Generation,
+              read: () throws -> (value: Value, bytes: Int)?) rethrows -> Value? {
+        let before = generation()
+        if let kept = value(id: id, count: count, generation: before) { return kept }
+        guard shouldRead(id: id, count: count, generation: before), let fresh = try read(),
+              generation() == before else { return nil }
+        store(id: id, fresh.value, bytes: fresh.bytes, count: count, generation: before)
+        return value(id: id, count: count, generation: before)
+    }
+
     /// The copy of collection `id`, if it is current (counted as a hit).
-    func value(id: Int64, count: Int64, generation: Generation) -> Value? {
+    private func value(id: Int64, count: Int64, generation: Generation) -> Value? {
         guard var entry = entries[id] else { return nil }
         guard entry.generation == generation && entry.count == count else {
             outdated(id, entry)
@@ -631,7 +645,7 @@ final class ReadMostlyCache<Value> {
     }
 
     /// Counts a query of collection `id` that found no copy; true when it should be read now.
-    func shouldRead(id: Int64, count: Int64, generation: Generation) -> Bool {
+    private func shouldRead(id: Int64, count: Int64, generation: Generation) -> Bool {
         guard count > 0 && (limits.prefix || count <= Int64(limits.maxElements)) else { return false }
         if demand[id] == nil && demand.count >= limits.maxTrackedSets { demand.removeAll() }
         var wanted = demand[id] ?? Demand(generation: generation, threshold: limits.initialThreshold)
@@ -645,7 +659,7 @@ final class ReadMostlyCache<Value> {
     }
 
     /// Keeps a copy of collection `id` (read at `generation`, `count` elements, about `size` bytes).
-    func store(id: Int64, _ value: Value, bytes size: Int, count: Int64, generation: Generation) {
+    private func store(id: Int64, _ value: Value, bytes size: Int, count: Int64, generation: Generation) {
         guard size <= limits.maxBytes else { return }
         if let old = entries.removeValue(forKey: id) { bytes -= old.bytes }
         clock &+= 1

@@ -116,7 +116,7 @@ struct PipelineRun {
     /// Arguments of each call (all calls of a run have the same count).
     let arity: Int
     /// Calls in the run (at least 2).
-    let count: Int
+    var count: Int { arguments.count / arity }
 
     /// Argument `index` of call `call`.
     @inline(__always) func argument(_ call: Int, _ index: Int) -> ByteView {

@@ -306,34 +306,28 @@ extension Storage {
     /// reading them when the list has been asked often enough without a write between; nil:
     /// read the range instead.
     func cachedListHead(_ record: KeyRecord, upTo last: Int64) throws -> [[UInt8]]? {
-        let heads = listHeads
-        guard heads.enabled else { return nil }
-        let generation = connection.collectionGenerations.of(record.id, in: .lists)
-        if let head = heads.value(id: record.id, count: record.count, generation: generation) {
-            return last < Int64(head.count) ? head : nil
+        guard listHeads.enabled, last < Int64(listHeads.limits.maxElements) else { return nil }
+        let head = try listHeads.copy(id: record.id, count: record.count,
+                                      generation: { connection.collectionGenerations.watching(record.id, in: .lists) }) {
+            let rows = try cached("SELECT value FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT ?2")
+            rows.bind(1, record.id)
+            rows.bind(2, Int64(listHeads.limits.maxElements))
+            defer { rows.reset() }
+            var values: [[UInt8]] = []
+            values.reserveCapacity(Int(min(record.count, Int64(listHeads.limits.maxElements))))
+            var size = 0
+            while try rows.step() {
+                let value = rows.bytes(0).array
+                size += value.count + ListHeads.elementOverheadBytes
+                if size > ListHeads.maxWindowBytes { break }
+                values.append(value)
+            }
+            // The first elements of a list that the key row's count (with this turn's pending
+            // changes) says is at least that long.
+            return !values.isEmpty && Int64(values.count) <= record.count ? (values, size) : nil
         }
-        guard last < Int64(heads.limits.maxElements),
-              heads.shouldRead(id: record.id, count: record.count, generation: generation) else { return nil }
-        let rows = try cached("SELECT value FROM redis_lists WHERE key_id = ?1 ORDER BY seq LIMIT ?2")
-        rows.bind(1, record.id)
-        rows.bind(2, Int64(heads.limits.maxElements))
-        defer { rows.reset() }
-        var values: [[UInt8]] = []
-        values.reserveCapacity(Int(min(record.count, Int64(heads.limits.maxElements))))
-        var size = 0
-        while try rows.step() {
-            let value = rows.bytes(0).array
-            size += value.count + ListHeads.elementOverheadBytes
-            if size > ListHeads.maxWindowBytes { break }
-            values.append(value)
-        }
-        rows.reset()
-        // The first elements of a list that the key row's count (with this turn's pending
-        // changes) says is at least that long.
-        guard !values.isEmpty, Int64(values.count) <= record.count,
-              connection.collectionGenerations.of(record.id, in: .lists) == generation else { return nil }
-        heads.store(id: record.id, values, bytes: size, count: record.count, generation: generation)
-        return last < Int64(values.count) ? values : nil
+        guard let head, last < Int64(head.count) else { return nil }
+        return head
     }
 
     /// `listEnds` after the rows of list `id` with seqs in [from, to] were deleted.

@@ -369,7 +369,7 @@ final class ServerCore {
             client.argv.removeAll(keepingCapacity: true)
             for span in client.parser.spans {
                 // Safe: spans lie within the frame (or the scratch) the parser just read.
-                client.argv.append(ByteView(base: span.length == 0 ? base : base! + span.offset, count: span.length))
+                client.argv.append(argumentView(span, base))
             }
             guard !client.argv.isEmpty else { return consumed }
             var command: Command? = nil
@@ -380,7 +380,7 @@ final class ServerCore {
                 // Pipelined: the next requests, already here, may continue a run.
                 let run = collectRun(client, runnable, after: UnsafeRawBufferPointer(rebasing: frame[consumed...]))
                 if run.count > 1 {
-                    engine.executeRun(client, runnable, PipelineRun(arguments: runArguments, arity: client.argv.count, count: run.count))
+                    engine.executeRun(client, runnable, PipelineRun(arguments: runArguments, arity: client.argv.count))
                     runArguments.removeAll(keepingCapacity: true)
                     client.argv.removeAll(keepingCapacity: true)
                     if client.subscriptionCount == 0 { enforceOutputLimit(client) }
@@ -420,18 +420,20 @@ final class ServerCore {
             let spans = runParser.spans
             guard spans.count == arity else { break }
             // Safe: spans lie within `frame`, which the parser just read.
-            let name = ByteView(base: frame.baseAddress! + spans[0].offset, count: spans[0].length)
-            let key = ByteView(base: spans[1].length == 0 ? frame.baseAddress : frame.baseAddress! + spans[1].offset, count: spans[1].length)
+            let name = argumentView(spans[0], frame.baseAddress)
+            let key = argumentView(spans[1], frame.baseAddress)
             guard key == client.argv[1], engine.table.lookup(name) === command else { break }
-            runArguments.append(name)
-            runArguments.append(key)
-            for span in spans[2...] {
-                runArguments.append(ByteView(base: span.length == 0 ? frame.baseAddress : frame.baseAddress! + span.offset, count: span.length))
-            }
+            for span in spans { runArguments.append(argumentView(span, frame.baseAddress)) }
             offset += consumed
             count += 1
         }
         return (count, offset)
+    }
+
+    /// The view of a parsed argument. Safe: the parser's spans lie within the bytes at `base`
+    /// (the frame it just read, or its inline scratch), which stay valid while the request runs.
+    @inline(__always) private func argumentView(_ span: ArgumentSpan, _ base: UnsafeRawPointer?) -> ByteView {
+        ByteView(base: span.length == 0 ? base : base! + span.offset, count: span.length)
     }
 
     /// Runs the requests a client sent while it was blocked.

@@ -105,16 +105,27 @@ struct CollectionTables: OptionSet {
 /// of a collection is current while both the table's and the key's generation are the ones
 /// it was read at. A table's generation moves at every execution of a statement that may
 /// change the table, unless the execution is marked with the one key it writes
-/// (`Statement.writesCollection`), which moves that key's generation only.
+/// (`Statement.writesCollection`), which moves that key's generation only, and only for keys
+/// a cache watches (`watching`): a write of any other key costs one emptiness check, not a
+/// map update, on the write path.
 struct CollectionGenerations {
     typealias Pair = (table: UInt64, key: UInt64)
-    /// At this many keys the key map is emptied and every table's generation moves.
+    /// At this many watched keys the key map is emptied and every table's generation moves.
     static let maxKeys = 100_000
     private var tables: (sortedSets: UInt64, lists: UInt64) = (0, 0)
     private var keys: [Int64: UInt64] = [:]
 
-    @inline(__always) func of(_ id: Int64, in table: CollectionTables) -> Pair {
-        (table == .sortedSets ? tables.sortedSets : tables.lists, keys[id] ?? 0)
+    /// The generations of key `id`, which is watched from now on (before a cache reads its
+    /// generations, so that every later write of it moves them).
+    @inline(__always) mutating func watching(_ id: Int64, in table: CollectionTables) -> Pair {
+        if keys[id] == nil {
+            if keys.count >= Self.maxKeys {
+                keys.removeAll()
+                written(.all)
+            }
+            keys[id] = 0
+        }
+        return (table == .sortedSets ? tables.sortedSets : tables.lists, keys[id]!)
     }
 
     @inline(__always) mutating func written(_ changed: CollectionTables) {
@@ -122,12 +133,10 @@ struct CollectionGenerations {
         if changed.contains(.lists) { tables.lists &+= 1 }
     }
 
+    /// A marked write of key `id`: nothing to do unless a cache watches it.
     @inline(__always) mutating func keyWritten(_ id: Int64) {
-        if keys[id] == nil && keys.count >= Self.maxKeys {
-            keys.removeAll()
-            written(.all)
-        }
-        keys[id, default: 0] &+= 1
+        guard !keys.isEmpty, let generation = keys[id] else { return }
+        keys[id] = generation &+ 1
     }
 }
 

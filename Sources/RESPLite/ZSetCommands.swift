@@ -264,32 +264,26 @@ extension Storage {
     /// The ascending rank of `member` (present in the set) from `SortedSetRanks`, reading the
     /// set whole when it has been asked often enough without a write between; nil: count it.
     func cachedRank(_ record: KeyRecord, _ member: ByteView) throws -> Int64? {
-        let ranks = sortedSetRanks
-        guard ranks.enabled else { return nil }
-        let generation = connection.collectionGenerations.of(record.id, in: .sortedSets)
-        if let rankOf = ranks.value(id: record.id, count: record.count, generation: generation) {
-            return rankOf[member.array]
+        guard sortedSetRanks.enabled else { return nil }
+        let rankOf = try sortedSetRanks.copy(id: record.id, count: record.count,
+                                             generation: { connection.collectionGenerations.watching(record.id, in: .sortedSets) }) {
+            let rows = try cached("SELECT member FROM redis_zsets WHERE key_id = ?1 ORDER BY score, member")
+            rows.bind(1, record.id)
+            defer { rows.reset() }
+            var rankOf: [[UInt8]: Int64] = [:]
+            rankOf.reserveCapacity(Int(record.count))
+            var size = 0
+            while try rows.step() {
+                let member = rows.bytes(0).array
+                rankOf[member] = Int64(rankOf.count)
+                size += member.count + SortedSetRanks.memberOverheadBytes
+                if rankOf.count > sortedSetRanks.limits.maxElements { return nil }
+            }
+            // The count is the key row's (with this turn's pending changes): a set that does
+            // not match it is not kept.
+            return Int64(rankOf.count) == record.count ? (rankOf, size) : nil
         }
-        guard ranks.shouldRead(id: record.id, count: record.count, generation: generation) else { return nil }
-        let rows = try cached("SELECT member FROM redis_zsets WHERE key_id = ?1 ORDER BY score, member")
-        rows.bind(1, record.id)
-        defer { rows.reset() }
-        var rankOf: [[UInt8]: Int64] = [:]
-        rankOf.reserveCapacity(Int(record.count))
-        var size = 0
-        while try rows.step() {
-            let member = rows.bytes(0).array
-            rankOf[member] = Int64(rankOf.count)
-            size += member.count + SortedSetRanks.memberOverheadBytes
-            if rankOf.count > ranks.limits.maxElements { return nil }
-        }
-        rows.reset()
-        // The count is the key row's (with this turn's pending changes): a set that does not
-        // match it is not kept.
-        guard Int64(rankOf.count) == record.count,
-              connection.collectionGenerations.of(record.id, in: .sortedSets) == generation else { return nil }
-        ranks.store(id: record.id, rankOf, bytes: size, count: record.count, generation: generation)
-        return ranks.value(id: record.id, count: record.count, generation: generation)?[member.array]
+        return rankOf?[member.array]
     }
 
     /// Deletes one member; true if it existed.
