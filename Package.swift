@@ -15,15 +15,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
-        // System libraries, found through pkg-config (Debian: liburing-dev, libsqlite3-dev).
+        // liburing, found through pkg-config (Debian: liburing-dev).
         .systemLibrary(
             name: "CLiburing", path: "CShims/CLiburing", pkgConfig: "liburing",
             providers: [.apt(["liburing-dev"])]),
-        .systemLibrary(
-            name: "CSQLite", path: "CShims/CSQLite", pkgConfig: "sqlite3",
-            providers: [.apt(["libsqlite3-dev"])]),
+        // SQLite's amalgamation, built with the project's own options (CShims/CSQLite/README.md).
+        .target(name: "CSQLite", path: "CShims/CSQLite", exclude: ["README.md", "VERSION"], cSettings: sqliteSettings),
         // What Swift cannot import directly: liburing macros, socket helpers.
-        .target(name: "CShims", dependencies: ["CLiburing"], path: "CShims/CShims"),
+        .target(name: "CShims", dependencies: ["CLiburing", "CSQLite"], path: "CShims/CShims"),
         .target(
             name: "RESPLite",
             dependencies: [
@@ -61,3 +60,40 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+/// SQLite's compile-time options (CShims/CSQLite/README.md says why each is there).
+var sqliteSettings: [CSetting] { [
+    // What RESPLite uses: FTS5 (FT.SEARCH), the pre-update hook (the hot cache and the
+    // read-mostly copies), DELETE/UPDATE ... LIMIT, math functions.
+    .define("SQLITE_ENABLE_FTS5"),
+    .define("SQLITE_ENABLE_PREUPDATE_HOOK"),
+    .define("SQLITE_ENABLE_UPDATE_DELETE_LIMIT"),
+    .define("SQLITE_ENABLE_MATH_FUNCTIONS"),
+    // As Debian's build (the library RESPLite used before): limits and defaults.
+    .define("SQLITE_MAX_VARIABLE_NUMBER", to: "250000"),
+    .define("SQLITE_TEMP_STORE", to: "1"),
+    .define("SQLITE_LIKE_DOESNT_MATCH_BLOBS"),
+    .define("SQLITE_USE_URI"),
+    .define("SQLITE_THREADSAFE", to: "1"),
+    // What autoconf finds on Linux: fdatasync, posix_fallocate, nanosleep and friends.
+    .define("HAVE_FDATASYNC", to: "1"),
+    .define("HAVE_POSIX_FALLOCATE", to: "1"),
+    .define("HAVE_NANOSLEEP", to: "1"),
+    .define("HAVE_USLEEP", to: "1"),
+    .define("HAVE_LOCALTIME_R", to: "1"),
+    .define("HAVE_GMTIME_R", to: "1"),
+    .define("HAVE_STRCHRNUL", to: "1"),
+    .define("HAVE_ISNAN", to: "1"),
+    // Speed: no memory statistics, no code for what RESPLite never calls.
+    .define("SQLITE_DEFAULT_MEMSTATUS", to: "0"),
+    .define("SQLITE_OMIT_DEPRECATED"),
+    .define("SQLITE_OMIT_SHARED_CACHE"),
+    .define("SQLITE_OMIT_PROGRESS_CALLBACK"),
+    .define("SQLITE_OMIT_DECLTYPE"),
+    .define("SQLITE_OMIT_LOAD_EXTENSION"),
+    .define("SQLITE_USE_ALLOCA"),
+    .define("SQLITE_DISABLE_PAGECACHE_OVERFLOW_STATS"),
+    // Optimized in debug builds too: the tests run thousands of statements. The amalgamation's
+    // own warnings are SQLite's to fix, not ours.
+    .unsafeFlags(["-O2", "-w"]),
+] }

@@ -33,14 +33,7 @@ uint64_t cshim_heap_in_use(void) {
 // SQLITE_ENABLE_PREUPDATE_HOOK makes sqlite3.h declare the preupdate API (the deleted-row watch
 // at the end of this file); the library may lack it, so the symbols are weak.
 #define SQLITE_ENABLE_PREUPDATE_HOOK 1
-// SQLite: memory statistics off (sqlite3_config is variadic, which Swift cannot call). With
-// them on, every sqlite3_malloc/free takes a process-wide mutex; RESPLite reads heap figures
-// from mallinfo2 instead. Must run before the first connection (sqlite3_initialize); later it
-// returns SQLITE_MISUSE and changes nothing.
 #include <sqlite3.h>
-int cshim_sqlite_disable_memory_statistics(void) {
-    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-}
 
 // XXH64 (Yann Collet's xxHash, 64-bit variant): the checksum of redo log records. Reads
 // `length` bytes from `data` (unaligned loads through memcpy).
@@ -104,7 +97,8 @@ uint64_t cshim_xxh64(const void *data, size_t length, uint64_t seed) {
 // The deleted-row watch: a DELETE of one row hands its old values to the preupdate hook, so a
 // pop reads and deletes its element in one statement (a SELECT then a DELETE costs two index
 // seeks, two table seeks and two statements). The preupdate API exists only in builds with
-// SQLITE_ENABLE_PREUPDATE_HOOK (Debian's has it): weak references, null when it is missing.
+// SQLITE_ENABLE_PREUPDATE_HOOK (the project's build defines it, Package.swift): weak references,
+// null when a build lacks it.
 #pragma weak sqlite3_preupdate_hook
 #pragma weak sqlite3_preupdate_old
 

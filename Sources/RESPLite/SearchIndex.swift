@@ -7,7 +7,8 @@
 //                 t<i> normalised tags per TAG field, n<i> REAL per NUMERIC field)
 //   search_fts_N  external-content FTS5 over the TEXT columns (content='search_docs_N'),
 //                 kept in step by triggers that issue FTS5 'delete' with the OLD values, so a
-//                 delete or replace leaves no stale tokens on SQLite 3.40. Documents are written
+//                 delete or replace leaves no stale tokens (without contentless_delete,
+//                 which SQLite 3.40 lacked). Documents are written
 //                 with UPSERT (ON CONFLICT DO UPDATE fires the update trigger), never
 //                 INSERT OR REPLACE.
 

@@ -149,18 +149,12 @@ final class SQLiteConnection {
     /// What the in-memory copies of read-mostly collections were read at (`ReadMostlyCache`).
     var collectionGenerations = CollectionGenerations()
 
-    /// Once per process, before the first connection: SQLite's memory statistics cost a global
-    /// mutex on every allocation, and INFO reads the heap from malloc instead; SQLite's small
-    /// allocations go through per-thread free lists (CShims/sqlitemalloc.c; Debian's build has
-    /// no lookaside), unless `RESPLITE_SQLITE_ALLOCATOR=system` (A/B, diagnosis); and the
-    /// "resplite" VFS (CShims/walbuffer.c: one write per transaction's WAL frames) is
-    /// registered. nil if it could not be, or if `RESPLITE_WAL_BUFFER=off` (for A/B
-    /// measurements and diagnosis): then connections use the default VFS.
+    /// Once per process, before the first connection: the "resplite" VFS (CShims/walbuffer.c:
+    /// one write per transaction's WAL frames) is registered. nil if it could not be, or if
+    /// `RESPLITE_WAL_BUFFER=off` (for A/B measurements and diagnosis): then connections use the
+    /// default VFS. (SQLite's memory statistics are compiled out and its lookaside is on:
+    /// Package.swift, `sqliteSettings`.)
     static let walBufferVFS: String? = {
-        _ = cshim_sqlite_disable_memory_statistics()
-        if ProcessInfo.processInfo.environment["RESPLITE_SQLITE_ALLOCATOR"] != "system" {
-            _ = cshim_sqlite_use_small_block_allocator()
-        }
         if ProcessInfo.processInfo.environment["RESPLITE_WAL_BUFFER"] == "off" { return nil }
         return cshim_sqlite_register_wal_buffer_vfs() == SQLITE_OK ? CSHIM_WAL_BUFFER_VFS_NAME : nil
     }()

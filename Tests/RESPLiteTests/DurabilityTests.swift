@@ -258,53 +258,30 @@ final class DurabilityTests: XCTestCase {
         XCTAssertEqual(try Storage.checkConsistency(storage.connection), [])
     }
 
-    /// SQLite's allocations go through CShims/sqlitemalloc.c (per-thread free lists, since
-    /// Debian's build has no lookaside): sizes round up to 16 bytes up to 512 and to 8 above,
-    /// reallocation keeps the bytes, and blocks freed on another thread (which then exits) are
-    /// reused or released without harm.
-    func testSQLiteSmallBlockAllocator() throws {
-        _ = SQLiteConnection.walBufferVFS  // installs the allocator before SQLite initializes
-        try XCTSkipIf(ProcessInfo.processInfo.environment["RESPLITE_SQLITE_ALLOCATOR"] == "system")
-        for (request, usable) in [(1, 16), (16, 16), (17, 32), (20, 32), (512, 512), (513, 520), (4_000, 4_000)] {
-            let block = sqlite3_malloc(Int32(request))!
-            XCTAssertEqual(sqlite3_msize(block), UInt64(usable), "\(request) bytes")
-            sqlite3_free(block)
+    /// RESPLite runs the SQLite it builds (CShims/CSQLite, Package.swift `sqliteSettings`): the
+    /// vendored version, with what the server needs (FTS5, the preupdate hook, thread safety
+    /// for the checkpointer thread beside the loop), memory statistics compiled out, and
+    /// lookaside on (the small objects of each statement, without malloc).
+    func testTheVendoredSQLiteRunsWithTheProjectsOptions() throws {
+        let versionFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CShims/CSQLite/VERSION")
+        let vendored = try String(contentsOf: versionFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(String(cString: sqlite3_libversion()), vendored)
+        for option in ["ENABLE_FTS5", "ENABLE_PREUPDATE_HOOK", "ENABLE_UPDATE_DELETE_LIMIT", "THREADSAFE=1",
+                       "DEFAULT_MEMSTATUS=0", "LIKE_DOESNT_MATCH_BLOBS", "MAX_VARIABLE_NUMBER=250000", "TEMP_STORE=1"] {
+            XCTAssertEqual(sqlite3_compileoption_used(option), 1, option)
         }
-        var block = sqlite3_malloc(100)!.assumingMemoryBound(to: UInt8.self)
-        for i in 0..<100 { block[i] = UInt8(i) }
-        for size in [600, 40, 48, 2_000] {
-            block = sqlite3_realloc(block, Int32(size))!.assumingMemoryBound(to: UInt8.self)
-            let kept = min(size, 40)
-            XCTAssertEqual((0..<kept).map { block[$0] }, (0..<kept).map { UInt8($0) }, "after realloc to \(size)")
+        for option in ["OMIT_LOOKASIDE", "SECURE_DELETE"] {
+            XCTAssertEqual(sqlite3_compileoption_used(option), 0, option)
         }
-        sqlite3_free(block)
-        // 200 blocks of each small size made here, freed on a thread that then exits.
-        final class Blocks: @unchecked Sendable { var pointers: [UnsafeMutableRawPointer] = [] }
-        let blocks = Blocks()
-        for size in stride(from: 8, through: 512, by: 8) {
-            for _ in 0..<200 { blocks.pointers.append(sqlite3_malloc(Int32(size))!) }
-        }
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            for pointer in blocks.pointers { sqlite3_free(pointer) }
-            done.signal()
-        }
-        thread.start()
-        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
-        for size in stride(from: 8, through: 512, by: 8) {
-            let again = sqlite3_malloc(Int32(size))!
-            memset(again, 0xAB, Int(sqlite3_msize(again)))
-            sqlite3_free(again)
-        }
-        // And the database works through it.
-        let path = makeTemporaryDirectory() + "/alloc.db"
-        let connection = try walConnection(path)
+        let connection = try walConnection(makeTemporaryDirectory() + "/options.db")
         defer { connection.close() }
-        try connection.execute("""
-            CREATE TABLE t(v BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
-            INSERT INTO t SELECT randomblob(i % 700) FROM n
-            """)
-        XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t"), "2000")
+        try connection.execute("CREATE TABLE t(v BLOB); INSERT INTO t VALUES (randomblob(100)), (randomblob(200))")
+        XCTAssertEqual(try connection.scalar("SELECT count(*) FROM t WHERE length(v) > 0"), "2")
+        var used: Int32 = 0, highwater: Int32 = 0
+        XCTAssertEqual(sqlite3_db_status(connection.handle, SQLITE_DBSTATUS_LOOKASIDE_USED, &used, &highwater, 0), SQLITE_OK)
+        XCTAssertGreaterThan(highwater, 0, "lookaside slots were used")
     }
 
     /// Transactions larger than the page cache write frames before COMMIT, read them back,

@@ -1,5 +1,5 @@
 // FT.* on SQLite FTS5: the original's surface (REFERENCE.md §8), exact delete/replace (no
-// ghost matches on SQLite 3.40), query safety, and ON HASH indexes that follow hashes.
+// ghost matches, without contentless_delete), query safety, and ON HASH indexes that follow hashes.
 
 import Foundation
 import XCTest
@@ -93,7 +93,7 @@ final class SearchTests: XCTestCase {
         XCTAssertEqual(try consistencyProblems(server.databasePath), [])
     }
 
-    /// A replace or delete leaves no stale tokens: the old text no longer matches (SQLite 3.40).
+    /// A replace or delete leaves no stale tokens: the old text no longer matches.
     func testNoGhostMatchesAfterReplaceAndDelete() throws {
         let server = try TestServer(backend: .epoll)
         let c = try server.client()

@@ -29,13 +29,6 @@ int cshim_accept_nonblocking(int listen_fd);
 // Heap bytes in use (mallinfo2 is not in the Glibc module): INFO used_memory.
 uint64_t cshim_heap_in_use(void);
 
-// SQLite's memory statistics off (a global mutex on every allocation); before any connection.
-int cshim_sqlite_disable_memory_statistics(void);
-
-// SQLite's allocations of up to 512 bytes through per-thread free lists (sqlitemalloc.c: the
-// lookaside Debian's build omits); before any connection. SQLITE_OK when installed.
-int cshim_sqlite_use_small_block_allocator(void);
-
 // The "resplite" SQLite VFS (walbuffer.c): the default VFS with each transaction's WAL frames
 // written in one write. Registered once (not as the default), before connections open with it.
 #define CSHIM_WAL_BUFFER_VFS_NAME "resplite"
