@@ -75,6 +75,11 @@ var sqliteSettings: [CSetting] { [
     .define("SQLITE_LIKE_DOESNT_MATCH_BLOBS"),
     .define("SQLITE_USE_URI"),
     .define("SQLITE_THREADSAFE", to: "1"),
+    // Plans never depend on bound values. Without it, SQLite 3.54 reads a bound LIMIT (and
+    // LIKE patterns) at prepare time and re-prepares the statement whenever a new value is
+    // bound: LRANGE's and LREM's cached statements were parsed and planned again on almost
+    // every call (callgrind: 41K -> 61K instructions per LPUSH+LRANGE pair over four lists).
+    .define("SQLITE_ENABLE_QPSG"),
     // What autoconf finds on Linux: fdatasync, posix_fallocate, nanosleep and friends.
     .define("HAVE_FDATASYNC", to: "1"),
     .define("HAVE_POSIX_FALLOCATE", to: "1"),

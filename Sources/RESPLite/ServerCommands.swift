@@ -364,6 +364,7 @@ enum ServerCommands {
             ("vfs", WALBuffer.vfsName ?? "default"),
             ("wal_frames_buffered", String(walBuffer.frames)), ("wal_buffer_writes", String(walBuffer.writes)),
             ("keys", String(try storage.keyCount(now: currentTimeMillis()))),
+            ("statement_reprepares", String(storage.connection.statementReprepares)),
             ("list_ranges_rowid_order", String(storage.listRangesInRowidOrder)),
             ("list_ranges_rowid_order_missed", String(storage.listRangesOutOfRowidOrder)),
             ("list_ends_remembered", String(storage.listEndsRemembered)),

@@ -214,6 +214,13 @@ final class SQLiteConnection {
         return statement
     }
 
+    /// How many times SQLite has prepared the cached statements again since they were made
+    /// (SQLITE.INFO `statement_reprepares`): after a schema change only; a plan that depends
+    /// on bound values would re-prepare at each new value (compiled out: `SQLITE_ENABLE_QPSG`).
+    var statementReprepares: Int64 {
+        statements.reduce(0) { $0 + Int64(sqlite3_stmt_status($1.handle, SQLITE_STMTSTATUS_REPREPARE, 0)) }
+    }
+
     /// Reads one value of a query (pragmas, counts).
     func scalar(_ sql: String) throws -> String? {
         var pointer: OpaquePointer?
@@ -228,8 +235,8 @@ final class SQLiteConnection {
         throw lastError
     }
 
-    /// Whether SQLite has the preupdate API (built with SQLITE_ENABLE_PREUPDATE_HOOK, as
-    /// Debian's is): `runDeletingOneRow` needs it.
+    /// Whether SQLite has the preupdate API (built with SQLITE_ENABLE_PREUPDATE_HOOK, as the
+    /// project's is: Package.swift): `runDeletingOneRow` needs it.
     static let canWatchDeletedRows = cshim_sqlite_preupdate_supported() != 0
     /// Bytes of a deleted row's value kept for the next one (a larger copy is freed after use).
     static let deletedRowKeptBytes = 64 * 1024

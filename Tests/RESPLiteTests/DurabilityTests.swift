@@ -268,7 +268,7 @@ final class DurabilityTests: XCTestCase {
             .appendingPathComponent("CShims/CSQLite/VERSION")
         let vendored = try String(contentsOf: versionFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(String(cString: sqlite3_libversion()), vendored)
-        for option in ["ENABLE_FTS5", "ENABLE_PREUPDATE_HOOK", "ENABLE_UPDATE_DELETE_LIMIT", "THREADSAFE=1",
+        for option in ["ENABLE_FTS5", "ENABLE_PREUPDATE_HOOK", "ENABLE_QPSG", "ENABLE_UPDATE_DELETE_LIMIT", "THREADSAFE=1",
                        "DEFAULT_MEMSTATUS=0", "LIKE_DOESNT_MATCH_BLOBS", "MAX_VARIABLE_NUMBER=250000", "TEMP_STORE=1"] {
             XCTAssertEqual(sqlite3_compileoption_used(option), 1, option)
         }

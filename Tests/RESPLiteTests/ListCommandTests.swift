@@ -342,7 +342,7 @@ final class ListCommandTests: XCTestCase {
                 return UInt8(truncatingIfNeeded: seed >> 33)
             }
         }
-        // The hook is found exactly when the SQLite in use was built with it (Debian's is).
+        // The hook is found exactly when the SQLite in use was built with it (the project's is).
         XCTAssertEqual(SQLiteConnection.canWatchDeletedRows, sqlite3_compileoption_used("ENABLE_PREUPDATE_HOOK") == 1)
         let values: [[UInt8]] = [[], bytes(200_000), Array("x".utf8), bytes(70_000), [0, 13, 10, 255], bytes(1), bytes(65_536), []]
         for oneStatement in [true, false] {

@@ -8,6 +8,40 @@ import XCTest
 final class ServerCommandTests: XCTestCase {
     // MARK: HELLO and RESP3
 
+    /// Cached statements are prepared once: commands whose statements bind a LIMIT, a count or
+    /// an offset that changes from call to call (LRANGE, LREM, LPOP/RPOP with a count, LPOS,
+    /// ZRANGE BYSCORE LIMIT, ZRANGE by rank, SCAN COUNT, SRANDMEMBER, HRANDFIELD, ZPOPMIN)
+    /// leave SQLite's re-prepare counter at zero. (SQLite 3.54 plans with a bound LIMIT's value
+    /// unless built with SQLITE_ENABLE_QPSG, and then parses and plans the statement again
+    /// each time the value changes.)
+    func testBoundValuesNeverReprepareCachedStatements() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        for index in 0..<60 {
+            _ = try client.run("RPUSH", "l:\(index % 3)", "v\(index % 7)")
+            _ = try client.run("ZADD", "z", "\(index)", "m\(index)")
+            _ = try client.run("SADD", "s", "m\(index)")
+            _ = try client.run("HSET", "h", "f\(index)", "v")
+            _ = try client.run("SET", "k\(index)", "v")
+        }
+        for round in 0..<12 {
+            let list = "l:\(round % 3)"
+            _ = try client.run("LRANGE", list, "\(round)", "\(round + 3 + round % 5)")
+            _ = try client.run("LRANGE", list, "-\(round + 2)", "-1")
+            _ = try client.run("LREM", list, "\(round % 3 - 1)", "v\(round % 7)")
+            _ = try client.run("LPOS", list, "v\(round % 7)", "COUNT", "\(round % 4)")
+            _ = try client.run(round % 2 == 0 ? "LPOP" : "RPOP", list, "\(1 + round % 3)")
+            _ = try client.run("ZRANGE", "z", "\(round)", "\(round * 2 + 1)")
+            _ = try client.run("ZRANGE", "z", "0", "100", "BYSCORE", "LIMIT", "\(round)", "\(1 + round % 4)")
+            _ = try client.run("ZPOPMIN", "z", "\(1 + round % 3)")
+            _ = try client.run("SCAN", "0", "COUNT", "\(5 + round)")
+            _ = try client.run("SRANDMEMBER", "s", "\(round % 5 + 1)")
+            _ = try client.run("HRANDFIELD", "h", "\(round % 5 + 1)")
+        }
+        let reprepares = infoFields(try client.run("SQLITE.INFO"))["statement_reprepares"]
+        XCTAssertEqual(reprepares, "0")
+    }
+
     func testHelloNegotiatesProtocolAndShapes() throws {
         try forEachBackend { server in
             let c = try server.client()
