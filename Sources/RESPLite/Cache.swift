@@ -166,6 +166,16 @@ final class HotCache {
         return (slots[index].data, Int(slots[index].keyCount))
     }
 
+    /// What the cache knows of a key, for a writer about to delete it (its own write drops the
+    /// entry): not counted as a lookup, the reference bit left alone.
+    func peek(_ key: ByteView) -> CacheLookup {
+        guard count > 0, let found = find(key, hash: Self.hash(key)) else { return .miss }
+        let index = Int(found.slot)
+        let generation = slots[index].absentGeneration
+        if generation >= 0 { return generation == absentGeneration ? .absent : .miss }
+        return .present(slots[index].record, slot: found.slot)
+    }
+
     /// The row id and expiry of a cached string, for a writer about to replace it (its own
     /// write evicts the entry): not counted as a lookup, the LRU order left alone.
     func peekString(_ key: ByteView) -> (id: Int64, expiresAt: Int64?)? {
