@@ -63,8 +63,8 @@ let package = Package(
 
 /// SQLite's compile-time options (CShims/CSQLite/README.md says why each is there).
 var sqliteSettings: [CSetting] { [
-    // What RESPLite uses: FTS5 (FT.SEARCH), the pre-update hook (the hot cache and the
-    // read-mostly copies), DELETE/UPDATE ... LIMIT, math functions.
+    // What RESPLite uses: FTS5 (FT.SEARCH), the pre-update hook (pops that read and delete in
+    // one statement), DELETE/UPDATE ... LIMIT, math functions.
     .define("SQLITE_ENABLE_FTS5"),
     .define("SQLITE_ENABLE_PREUPDATE_HOOK"),
     .define("SQLITE_ENABLE_UPDATE_DELETE_LIMIT"),
@@ -89,7 +89,8 @@ var sqliteSettings: [CSetting] { [
     .define("HAVE_GMTIME_R", to: "1"),
     .define("HAVE_STRCHRNUL", to: "1"),
     .define("HAVE_ISNAN", to: "1"),
-    // Speed: no memory statistics, no code for what RESPLite never calls.
+    // Speed: no memory statistics, no code for what RESPLite never calls (the OMIT options
+    // are among those sqlite.org recommends, which work with the amalgamation).
     .define("SQLITE_DEFAULT_MEMSTATUS", to: "0"),
     .define("SQLITE_OMIT_DEPRECATED"),
     .define("SQLITE_OMIT_SHARED_CACHE"),
