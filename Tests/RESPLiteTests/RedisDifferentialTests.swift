@@ -286,6 +286,43 @@ final class RedisDifferentialTests: XCTestCase {
         }
     }
 
+    /// ZRANGE by rank and by score (and ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZREVRANGE, LIMIT,
+    /// exclusive and infinite bounds, equal scores, -0, inf) of a set asked often without a
+    /// write between come from the set's in-memory copy; every kind of write between them must
+    /// leave the answers Redis'.
+    func testRangesOfReadMostlySortedSetsStayExact() throws {
+        try withRunner { r in
+            var steps: [[String]] = [["ZADD", "zs", "-inf", "low", "inf", "high", "-0", "negzero", "0", "zero"]]
+            steps += (0..<60).map { ["ZADD", "zs", "\(($0 * 37) % 25)", "m\($0)"] }  // ties: 2-3 members per score
+            let reads: [[String]] = [
+                ["ZRANGEBYSCORE", "zs", "3", "7"], ["ZREVRANGEBYSCORE", "zs", "7", "3", "WITHSCORES"],
+                ["ZRANGEBYSCORE", "zs", "(3", "(7"], ["ZREVRANGEBYSCORE", "zs", "(7", "(3"],
+                ["ZRANGEBYSCORE", "zs", "-inf", "+inf", "LIMIT", "5", "4"], ["ZREVRANGEBYSCORE", "zs", "+inf", "-inf", "LIMIT", "0", "3"],
+                ["ZRANGEBYSCORE", "zs", "0", "0", "WITHSCORES"], ["ZRANGEBYSCORE", "zs", "(0", "1"], ["ZRANGEBYSCORE", "zs", "30", "40"],
+                ["ZRANGEBYSCORE", "zs", "5", "5", "LIMIT", "1", "-1"], ["ZRANGEBYSCORE", "zs", "1", "24", "LIMIT", "70", "5"],
+                ["ZRANGEBYSCORE", "zs", "1", "24", "LIMIT", "2", "0"], ["ZRANGEBYSCORE", "zs", "(inf", "inf"],
+                ["ZRANGE", "zs", "(10", "20", "BYSCORE", "REV", "LIMIT", "1", "2"], ["ZRANGE", "zs", "0", "9"],
+                ["ZRANGE", "zs", "-5", "-1", "WITHSCORES"], ["ZREVRANGE", "zs", "0", "4"], ["ZREVRANGE", "zs", "3", "100"],
+                ["ZRANGE", "zs", "0", "-1", "REV"], ["ZRANGESTORE", "dst", "zs", "2", "6", "BYSCORE"], ["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+            ]
+            steps += reads + reads
+            let writes: [[String]] = [
+                ["ZADD", "zs", "5", "m7"], ["ZADD", "zs", "3.5", "new1"], ["ZINCRBY", "zs", "100", "m13"],
+                ["ZREM", "zs", "m0"], ["ZREMRANGEBYSCORE", "zs", "20", "22"], ["ZPOPMIN", "zs"], ["ZADD", "zs", "XX", "CH", "1", "m42"],
+                ["ZUNIONSTORE", "zs", "2", "zs", "other"], ["RENAME", "zs", "zs2"], ["RENAME", "zs2", "zs"], ["ZADD", "other", "1", "o"],
+                ["MULTI"], ["ZADD", "zs", "6", "m59"], ["ZRANGEBYSCORE", "zs", "5", "7"], ["EXEC"],
+                ["DEL", "zs"], ["ZADD", "zs", "1", "a", "2", "b", "2", "c", "3", "d", "5", "e"],
+            ]
+            for write in writes {
+                steps.append(write)
+                steps += reads + reads
+            }
+            try r.run("zset ranges", steps)
+            let hits = Int(infoFields(try r.lite.run("SQLITE.INFO"))["zset_rank_hits"] ?? "") ?? -1
+            XCTAssertGreaterThan(hits, 200, "ranges answered from memory")
+        }
+    }
+
     /// LRANGEs of a list asked often without a write between come from `ListHeads`; every kind
     /// of list write between them must leave the answers Redis'.
     func testHeadsOfReadMostlyListsStayExact() throws {
