@@ -164,7 +164,7 @@ enum KeyCommands {
         if when <= now {
             try storage.deleteKey(c.args[1])
         } else {
-            try storage.setExpiry(c.args[1], expiresAt: when, now: now)
+            try storage.setExpiry(id: record.id, expiresAt: when, now: now)
         }
         c.reply.integer(1)
     }
@@ -207,7 +207,7 @@ enum KeyCommands {
             c.reply.integer(0)
             return
         }
-        try c.engine.storage.setExpiry(c.args[1], expiresAt: nil, now: now)
+        try c.engine.storage.setExpiry(id: record.id, expiresAt: nil, now: now)
         c.reply.integer(1)
     }
 

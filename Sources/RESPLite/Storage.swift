@@ -1702,6 +1702,18 @@ final class Storage {
         try statement.run()
     }
 
+    /// Sets or removes the expiry of key row `id` (a record `lookup` just returned: from the hot
+    /// cache or SQLite, exact either way): the row by id, without the key-index seek.
+    func setExpiry(id: Int64, expiresAt: Int64?, now: Int64) throws {
+        try willWrite()
+        let statement = try cached("UPDATE redis_keys SET expires_at = ?2, updated_at = ?3, version = version + 1 WHERE id = ?1")
+        statement.bind(1, id)
+        statement.bind(2, expiresAt)
+        statement.bind(3, now)
+        try statement.run()
+        assert(connection.changes == 1, "a looked-up key's row exists")
+    }
+
     /// Renames `source` to `destination`, replacing the destination. O(1): collections
     /// reference the key's id, which does not change.
     func rename(_ source: ByteView, to destination: ByteView, now: Int64) throws {
