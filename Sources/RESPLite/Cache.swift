@@ -143,19 +143,28 @@ final class HotCache {
     /// What the cache knows of a key (a hit sets the entry's reference bit); counts a hit or
     /// a miss (a retired absent entry is a miss).
     func probe(_ key: ByteView) -> CacheLookup {
-        guard count > 0, let found = find(key, hash: Self.hash(key)) else {
-            misses += 1
-            return .miss
-        }
-        let index = Int(found.slot)
-        let generation = slots[index].absentGeneration
-        if generation >= 0 && generation != absentGeneration {
+        let (lookup, slot) = locate(key)
+        if case .miss = lookup {
             misses += 1
             return .miss
         }
         hits += 1
+        let index = Int(slot)
         if !slots[index].referenced { slots[index].referenced = true }
-        return generation >= 0 ? .absent : .present(slots[index].record, slot: found.slot)
+        return lookup
+    }
+
+    /// What the cache knows of a key, for a writer about to delete it (its own write drops the
+    /// entry): not counted as a lookup, the reference bit left alone.
+    func peek(_ key: ByteView) -> CacheLookup { locate(key).lookup }
+
+    /// What the entry of `key` says (a retired absent entry says nothing), and its slot.
+    @inline(__always) private func locate(_ key: ByteView) -> (lookup: CacheLookup, slot: Int32) {
+        guard count > 0, let found = find(key, hash: Self.hash(key)) else { return (.miss, -1) }
+        let index = Int(found.slot)
+        let generation = slots[index].absentGeneration
+        if generation < 0 { return (.present(slots[index].record, slot: found.slot), found.slot) }
+        return (generation == absentGeneration ? .absent : .miss, found.slot)
     }
 
     /// The cached value of the string entry `slot` (from `probe`, no change since): the array
@@ -164,16 +173,6 @@ final class HotCache {
         let index = Int(slot)
         guard slots[index].hasValue else { return nil }
         return (slots[index].data, Int(slots[index].keyCount))
-    }
-
-    /// What the cache knows of a key, for a writer about to delete it (its own write drops the
-    /// entry): not counted as a lookup, the reference bit left alone.
-    func peek(_ key: ByteView) -> CacheLookup {
-        guard count > 0, let found = find(key, hash: Self.hash(key)) else { return .miss }
-        let index = Int(found.slot)
-        let generation = slots[index].absentGeneration
-        if generation >= 0 { return generation == absentGeneration ? .absent : .miss }
-        return .present(slots[index].record, slot: found.slot)
     }
 
     /// The row id and expiry of a cached string, for a writer about to replace it (its own

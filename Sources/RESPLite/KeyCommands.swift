@@ -119,7 +119,7 @@ enum KeyCommands {
             try storage.copyMembers(from: source.id, to: destination.id, type: source.type)
             try storage.adjustCount(id: destination.id, by: source.count, now: now)
             if let expiresAt = source.expiresAt {
-                try storage.setExpiry(c.args[2], expiresAt: expiresAt, now: now)
+                try storage.setExpiry(id: destination.id, expiresAt: expiresAt, now: now)
             }
         }
         c.reply.integer(1)

@@ -824,7 +824,7 @@ final class KeyCopier {
         let remaining = try storage.adjustCount(id: id, by: inserted, now: now)
         if remaining <= 0 { return -1 }
         if let expiresAt {
-            try key.withByteView { try storage.setExpiry($0, expiresAt: expiresAt, now: now) }
+            try storage.setExpiry(id: id, expiresAt: expiresAt, now: now)
         }
         if keyType == .hash { try key.withByteView { try storage.searchKeyChanged($0, now: now) } }
         return bytes

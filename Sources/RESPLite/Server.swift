@@ -47,7 +47,7 @@ public struct ServerOptions: Sendable {
     /// LREM renumbers at most this many list rows to close the gap it leaves (spec/commands.md, "Storage of a list").
     public var listRenumberMaxRows = ListLimits.renumberMaxRows
     /// A pop of one element (LPOP, RPOP, BLPOP... without COUNT) reads and deletes it in one
-    /// statement, through SQLite's preupdate hook, where SQLite has the hook (Debian's does);
+    /// statement, through SQLite's preupdate hook, where SQLite has the hook (the project's build does);
     /// false, or without it: a read, then a delete (tests run both).
     public var listPopsInOneStatement = true
     /// Longest pipelined run (spec/protocol.md, "Pipelined runs"): consecutive calls of LPUSH,

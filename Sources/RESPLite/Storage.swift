@@ -644,8 +644,6 @@ struct ScannedKey {
     var expiresAt: Int64?
 }
 
-/// The SQLite side of the engine: named operations over cached statements, and the
-/// group-commit transaction. Owned by the event-loop thread.
 /// Whether a write that creates a row or else updates it (an HSET field, a ZADD member) tries
 /// the INSERT first: a write that updates tries its UPDATE first and pays a seek that finds
 /// nothing when the row is new, a write that inserts pays the same when the row exists. After
@@ -662,6 +660,8 @@ struct InsertFirst {
     }
 }
 
+/// The SQLite side of the engine: named operations over cached statements, and the
+/// group-commit transaction. Owned by the event-loop thread.
 final class Storage {
     let connection: SQLiteConnection
     let path: String
@@ -869,7 +869,7 @@ final class Storage {
             findForDeleteStatement = try connection.prepare("SELECT id, type, expires_at FROM redis_keys WHERE key = ?1")
             deleteStatement = try connection.prepare("DELETE FROM redis_keys WHERE id = ?1")
             setExpiryStatement = try connection.prepare(
-                "UPDATE redis_keys SET expires_at = ?2, updated_at = ?3, version = version + 1 WHERE key = ?1")
+                "UPDATE redis_keys SET expires_at = ?2, updated_at = ?3, version = version + 1 WHERE id = ?1")
             renameStatement = try connection.prepare(
                 "UPDATE redis_keys SET key = ?2, updated_at = ?3, version = version + 1 WHERE key = ?1")
             scanStatement = try connection.prepare(
@@ -1692,26 +1692,16 @@ final class Storage {
         return problems
     }
 
-    /// Sets or clears a key's expiry. The caller checked the key is live.
-    func setExpiry(_ key: ByteView, expiresAt: Int64?, now: Int64) throws {
-        try willWrite()
-        let statement = setExpiryStatement
-        statement.bind(1, key)
-        statement.bind(2, expiresAt)
-        statement.bind(3, now)
-        try statement.run()
-    }
-
-    /// Sets or removes the expiry of key row `id` (a record `lookup` just returned: from the hot
-    /// cache or SQLite, exact either way): the row by id, without the key-index seek.
+    /// Sets or clears the expiry of the live key in row `id` (the id its caller just read: a
+    /// lookup, a string read, a key it created): the row by id, without a key-index seek.
     func setExpiry(id: Int64, expiresAt: Int64?, now: Int64) throws {
         try willWrite()
-        let statement = try cached("UPDATE redis_keys SET expires_at = ?2, updated_at = ?3, version = version + 1 WHERE id = ?1")
+        let statement = setExpiryStatement
         statement.bind(1, id)
         statement.bind(2, expiresAt)
         statement.bind(3, now)
         try statement.run()
-        assert(connection.changes == 1, "a looked-up key's row exists")
+        assert(connection.changes == 1, "the key's row exists")
     }
 
     /// Renames `source` to `destination`, replacing the destination. O(1): collections

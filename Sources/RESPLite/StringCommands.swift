@@ -201,17 +201,17 @@ enum StringCommands {
         switch try storage.readString(key, now: now) {
         case .missing: c.reply.null()
         case .wrongType: throw CommandError.wrongType
-        case .value(let value, let expiresAt, _):
+        case .value(let value, let expiresAt, let id):
             let newExpiry = try unit.map { try expiryArgument(c, expiryIndex, unit: $0, now: now) }
             try replyBulk(c, value) {
                 if let newExpiry, let unit {
                     if (unit == .unixSeconds || unit == .unixMilliseconds) && newExpiry <= now {
                         try storage.deleteKey(key)
                     } else if newExpiry != expiresAt {
-                        try storage.setExpiry(key, expiresAt: newExpiry, now: now)
+                        try storage.setExpiry(id: id, expiresAt: newExpiry, now: now)
                     }
                 } else if persist && expiresAt != nil {
-                    try storage.setExpiry(key, expiresAt: nil, now: now)
+                    try storage.setExpiry(id: id, expiresAt: nil, now: now)
                 }
             }
         }

@@ -640,6 +640,8 @@ final class RedisDifferentialTests: XCTestCase {
                 ["COPY", "a", "a", "DB", "0"], ["COPY", "a", "a", "FOO"], ["COPY", "a", "a", "DB", "x"],
                 ["COPY", "missing", "d", "FOO"], ["COPY", "a"], ["COPY"],
                 ["SET", "\\x00", "\\xff"], ["COPY", "\\x00", "\r\n"], ["GET", "\r\n"],
+                ["HSET", "hc", "f", "v"], ["EXPIRE", "hc", "100"], ["COPY", "hc", "hd"], ["TTL", "hd"], ["HGETALL", "hd"],
+                ["ZADD", "zc", "1", "m"], ["PEXPIRE", "zc", "90000"], ["COPY", "zc", "zd"], ["PTTL", "zd"], ["TTL", "zc"],
                 ["SET", "p", "v", "PX", "20"], ["~sleep", "50"], ["COPY", "p", "q"], ["COPY", "a", "p"], ["GET", "p"],
             ])
         }
