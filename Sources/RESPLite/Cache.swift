@@ -178,11 +178,8 @@ final class HotCache {
     /// The row id and expiry of a cached string, for a writer about to replace it (its own
     /// write evicts the entry): not counted as a lookup, the LRU order left alone.
     func peekString(_ key: ByteView) -> (id: Int64, expiresAt: Int64?)? {
-        guard count > 0, let found = find(key, hash: Self.hash(key)) else { return nil }
-        let index = Int(found.slot)
-        // Fields read in place: copying the Slot would retain and release its arrays.
-        guard !slots[index].isAbsent, slots[index].record.type == .string else { return nil }
-        return (slots[index].record.id, slots[index].record.expiresAt)
+        guard case .present(let record, _) = peek(key), record.type == .string else { return nil }
+        return (record.id, record.expiresAt)
     }
 
     /// An insert or update of key row `id` happened: every absent entry is retired.
